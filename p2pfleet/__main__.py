@@ -1,0 +1,3 @@
+from p2pfleet.cli.main import main
+
+main()

@@ -1,0 +1,690 @@
+"""FleetHost: a hardened py-libp2p host (TCP + Noise + Yamux, GossipSub).
+
+Theory of operation. `open_host` builds a libp2p host that offers Noise only
+(py-libp2p would also offer TLS, secio and plaintext) and Yamux only, runs it,
+starts Pubsub/GossipSub, dials the bootstrap peers concurrently, then yields a
+`FleetHost`. Every stream handler is guarded, so a failing handler costs one
+reset stream, never the host (pitfall 1). On exit the host's connections are
+closed concurrently and the host is closed explicitly, so the TCP listener is
+really gone (pitfall 2), and this happens before the pubsub services stop
+(pitfall 3). Errors leave as the typed errors of `p2pfleet.net.errors`, with
+nested ExceptionGroups flattened (pitfall 6).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import multiaddr
+import trio
+from libp2p import new_host
+from libp2p.custom_types import TProtocol
+from libp2p.host.exceptions import StreamFailure
+from libp2p.network.config import ConnectionConfig, RetryConfig
+from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.protocol_muxer.exceptions import MultiselectClientError
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
+from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
+from libp2p.stream_muxer.yamux.yamux import Yamux
+from libp2p.tools.anyio_service import background_trio_service
+
+from p2pfleet.net.errors import (
+    DialError,
+    NetError,
+    ProtocolNegotiationError,
+    describe,
+    leaf_exceptions,
+)
+from p2pfleet.net.gossip import (
+    GossipConfig,
+    GossipHub,
+    GossipStatistics,
+    Subscription,
+    build_pubsub,
+)
+from p2pfleet.net.identity import (
+    SEED_SIZE,
+    key_pair_from_seed,
+    noise_static_key_from_seed,
+    parse_peer_id,
+)
+from p2pfleet.net.logs import quiet_libp2p_submodules
+from p2pfleet.net.streams import FramedStream
+
+logger = logging.getLogger(__name__)
+
+StreamHandler = Callable[[FramedStream], Awaitable[None]]
+
+CLOSE_TIMEOUT = 5.0
+RESET_TIMEOUT = 2.0
+PEER_POLL_INTERVAL = 0.05
+_PROTOCOL_ID_RE = re.compile(r"/[\x21-\x7e]{1,200}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostConfig:
+    """How to run one host. `seed` is the node's secret identity (never logged).
+
+    `dial_timeout` bounds each bootstrap dial in `open_host`; `dial_retries` is
+    how often libp2p retries one address (with backoff) inside a dial.
+    Connection limits: libp2p's connection manager dials peers it knows (from
+    `add_peer_addrs`, identify, ...) while below `low_watermark`, aiming at
+    the middle of the watermarks, and prunes above `high_watermark`. Its own
+    defaults (100/300) suit a server, not a vehicle on a cellular link.
+    """
+
+    seed: bytes = field(repr=False)
+    listen_addrs: tuple[str, ...] = ("/ip4/127.0.0.1/tcp/0",)
+    bootstrap: tuple[str, ...] = ()
+    gossip: GossipConfig | None = field(default_factory=GossipConfig)
+    dial_timeout: float = 10.0
+    dial_retries: int = 1
+    min_connections: int = 4
+    low_watermark: int = 8
+    high_watermark: int = 32
+    max_connections: int = 128
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.seed, bytes) or len(self.seed) != SEED_SIZE:
+            raise ValueError(f"HostConfig.seed must be {SEED_SIZE} bytes")
+        if not self.listen_addrs:
+            raise ValueError("HostConfig.listen_addrs is empty: give at least one address")
+        for addr in self.listen_addrs:
+            _parse_multiaddr(addr)
+        for addr in self.bootstrap:
+            _parse_peer_addr(addr)
+        if self.dial_timeout <= 0 or self.dial_retries < 0:
+            raise ValueError("HostConfig.dial_timeout must be > 0 and dial_retries >= 0")
+        if not (
+            0
+            <= self.min_connections
+            <= self.low_watermark
+            <= self.high_watermark
+            <= self.max_connections
+        ):
+            raise ValueError(
+                "HostConfig connection limits must satisfy 0 <= min_connections <= "
+                "low_watermark <= high_watermark <= max_connections"
+            )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostStatistics:
+    peer_id: str
+    listen_addrs: tuple[str, ...]
+    connected_peers: int
+    handlers: tuple[str, ...]
+    topics: tuple[str, ...]
+    streams_opened: int
+    streams_accepted: int
+    handler_errors: int
+    frames_rejected: int
+    gossip: GossipStatistics | None
+
+
+@dataclass(slots=True)
+class _Counters:
+    streams_opened: int = 0
+    streams_accepted: int = 0
+    handler_errors: int = 0
+    frames_rejected: int = 0
+
+    def count_rejected_frame(self) -> None:
+        self.frames_rejected += 1
+
+
+class FleetHost:
+    """A running host; obtain one from `open_host`. Peer ids are base58 strings."""
+
+    peer_id: str
+
+    def __init__(self, libp2p_host: Any, gossip: GossipHub | None) -> None:
+        self._host = libp2p_host
+        self._swarm = libp2p_host.get_network()
+        self._gossip = gossip
+        self._counters = _Counters()
+        self._handlers: set[str] = set()
+        self._closed = False
+        self.peer_id = str(libp2p_host.get_id().to_base58())
+
+    def __repr__(self) -> str:
+        return f"<FleetHost {self.peer_id}>"
+
+    # -- addresses and connections ------------------------------------------
+
+    def listen_addrs(self) -> list[str]:
+        """Dialable multiaddrs of this host, with real ports and `/p2p/<peer_id>`."""
+        return [f"{addr}/p2p/{self.peer_id}" for addr in self._host.get_transport_addrs()]
+
+    def connected_peers(self) -> list[str]:
+        return sorted(
+            str(peer.to_base58()) for peer, conns in self._swarm.connections.items() if conns
+        )
+
+    def add_peer_addrs(self, peer_id: str, addrs: Sequence[str]) -> None:
+        """Teach the peerstore where `peer_id` listens (e.g. from a signed advert).
+
+        Addresses may be given with or without a `/p2p/<peer_id>` suffix; an
+        address that is not `/ip4|ip6|dns*/<host>/tcp/<port>`, or that names
+        another peer, is skipped (logged at debug): py-libp2p lets one junk
+        address hide a peer's loopback and private addresses. Known addresses do not expire. Lifts libp2p's 60 s block on
+        the peer after a failed dial (pitfall 7).
+        """
+        self._check_open()
+        peer = parse_peer_id(peer_id)
+        good: list[Any] = []
+        for addr in addrs:
+            try:
+                parsed = _parse_tcp_multiaddr(addr)
+                named = parsed.get_peer_id()
+                if named is not None:
+                    if named != peer_id:
+                        raise ValueError(f"address names peer {named}, not {peer_id}")
+                    parsed = parsed.decapsulate(multiaddr.Multiaddr(f"/p2p/{named}"))
+                good.append(parsed)
+            except ValueError as exc:
+                logger.debug("skipping address %r of %s: %s", addr, peer_id, exc)
+        if good:
+            self._host.get_peerstore().add_addrs(peer, good, 0)
+            self._swarm.unblock_peer(peer)
+
+    async def connect(self, addr: str) -> str:
+        """Dial a full multiaddr (`.../p2p/<peer id>`); return the peer id.
+
+        ValueError for a malformed address; DialError when the peer cannot be
+        reached or is not the peer the address names.
+        """
+        self._check_open()
+        info = _parse_peer_addr(addr)
+        peer_id = str(info.peer_id.to_base58())
+        if peer_id == self.peer_id:
+            raise ValueError(f"{addr} is this host's own address")
+        self._swarm.unblock_peer(info.peer_id)  # an explicit dial overrides the 60 s block
+        try:
+            await self._host.connect(info)
+        except BaseException as exc:
+            _reraise_if_not_error(exc)
+            raise DialError(
+                f"could not connect to {peer_id} at {addr}: {describe(exc)}. "
+                "Check that the peer runs and listens there, that the /p2p/ id is its "
+                "identity, and that it speaks Noise + Yamux."
+            ) from exc
+        # host.connect() stores the address with a 120 s TTL; keep it instead.
+        self._host.get_peerstore().add_addrs(info.peer_id, info.addrs, 0)
+        return peer_id
+
+    async def connect_retrying(
+        self, addr: str, *, attempts: int = 5, first_delay: float = 0.5, max_delay: float = 8.0
+    ) -> str:
+        """`connect` with exponential backoff; the last DialError if all attempts fail.
+
+        For peers that may not be up yet (a node starting before its bootstrap
+        peer). Each attempt lifts libp2p's 60 s block on the peer.
+        """
+        if attempts < 1:
+            raise ValueError(f"attempts must be >= 1, got {attempts}")
+        delay = first_delay
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self.connect(addr)
+            except DialError:
+                if attempt == attempts:
+                    raise
+                logger.info(
+                    "dial %d/%d to %s failed; retrying in %.1f s", attempt, attempts, addr, delay
+                )
+            await trio.sleep(delay)
+            delay = min(delay * 2, max_delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def disconnect(self, peer_id: str) -> None:
+        """Close every connection to `peer_id` (no error if there is none)."""
+        self._check_open()
+        try:
+            await self._host.disconnect(parse_peer_id(peer_id))
+        except BaseException as exc:
+            _reraise_if_not_error(exc)
+            logger.debug("disconnecting %s: %s", peer_id, describe(exc))
+
+    # -- streams -------------------------------------------------------------
+
+    def set_handler(self, protocol_id: str, handler: StreamHandler) -> None:
+        """Serve inbound streams of `protocol_id` with `handler`.
+
+        The handler owns the stream; it is closed when the handler returns.
+        An exception escaping the handler is logged and counted, the stream is
+        reset, and the host keeps serving; trio.Cancelled passes through.
+        """
+        self._check_open()
+        _check_protocol_id(protocol_id)
+
+        async def guarded(net_stream: Any) -> None:
+            await self._serve(net_stream, protocol_id, handler)
+
+        self._host.set_stream_handler(TProtocol(protocol_id), guarded)
+        self._handlers.add(protocol_id)
+
+    def remove_handler(self, protocol_id: str) -> None:
+        self._check_open()
+        self._host.remove_stream_handler(TProtocol(protocol_id))
+        self._handlers.discard(protocol_id)
+
+    async def open_stream(self, peer_id: str, protocol_id: str) -> FramedStream:
+        """Open a framed stream to `peer_id`, dialing its known addresses if needed.
+
+        DialError if the peer cannot be reached (learn its addresses first with
+        `add_peer_addrs` or `connect`); ProtocolNegotiationError if it does not
+        serve `protocol_id`.
+        """
+        self._check_open()
+        _check_protocol_id(protocol_id)
+        peer = parse_peer_id(peer_id)
+        if peer_id == self.peer_id:
+            raise ValueError("cannot open a stream to this host itself")
+        if not self._swarm.get_connections(peer):
+            await self._dial_known(peer, peer_id)
+        try:
+            net_stream = await self._host.new_stream(peer, [TProtocol(protocol_id)])
+        except BaseException as exc:
+            _reraise_if_not_error(exc)
+            raise _stream_open_error(exc, peer_id, protocol_id) from exc
+        try:
+            stream = FramedStream(
+                net_stream, protocol_id, on_frame_rejected=self._counters.count_rejected_frame
+            )
+        except ValueError as exc:
+            await _reset_quietly(net_stream)
+            raise NetError(f"refusing stream to {peer_id}: {exc}") from exc
+        self._counters.streams_opened += 1
+        return stream
+
+    # -- gossip --------------------------------------------------------------
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        """Sign and gossip `data` on `topic` (at most GossipConfig.max_message_size)."""
+        await self._require_gossip().publish(topic, data)
+
+    def subscribe(
+        self, topic: str, *, include_own: bool = True
+    ) -> AbstractAsyncContextManager[Subscription]:
+        """Receive `topic`'s messages while the context is open.
+
+            async with host.subscribe("p2pfleet/adverts/eu") as messages:
+                async for message in messages:   # GossipMessage(topic, sender, data)
+                    ...
+
+        Any number of subscriptions, to the same or different topics, may be
+        open at once; each has its own queue. Entering announces the
+        subscription to connected peers; leaving unsubscribes (after the last
+        local subscriber of the topic leaves). Messages this host publishes are
+        delivered to its own subscribers unless `include_own=False`.
+        """
+        return self._require_gossip().subscribe(topic, include_own=include_own)
+
+    def gossip_peers(self, topic: str) -> list[str]:
+        """Peers a publish on `topic` would go to now (mesh, else known subscribers)."""
+        return self._require_gossip().topic_peers(topic)
+
+    async def wait_gossip_peers(self, topic: str, count: int) -> list[str]:
+        """Wait until at least `count` peers are in `gossip_peers(topic)`.
+
+        Use before a first publish: GossipSub only sends to peers whose
+        subscription it has heard of. Bound it with trio.fail_after.
+        """
+        gossip = self._require_gossip()
+        return await _poll_until(lambda: gossip.topic_peers(topic), count)
+
+    async def wait_connected(self, count: int) -> list[str]:
+        """Wait until at least `count` peers are connected; bound it with fail_after."""
+        return await _poll_until(self.connected_peers, count)
+
+    def statistics(self) -> HostStatistics:
+        gossip = self._gossip.statistics() if self._gossip is not None else None
+        return HostStatistics(
+            peer_id=self.peer_id,
+            listen_addrs=tuple(self.listen_addrs()) if not self._closed else (),
+            connected_peers=len(self.connected_peers()),
+            handlers=tuple(sorted(self._handlers)),
+            topics=gossip.topics if gossip is not None else (),
+            streams_opened=self._counters.streams_opened,
+            streams_accepted=self._counters.streams_accepted,
+            handler_errors=self._counters.handler_errors,
+            frames_rejected=self._counters.frames_rejected,
+            gossip=gossip,
+        )
+
+    # -- internals -----------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise NetError(f"host {self.peer_id} is closed")
+
+    def _require_gossip(self) -> GossipHub:
+        self._check_open()
+        if self._gossip is None:
+            raise NetError("gossip is disabled on this host (HostConfig.gossip is None)")
+        return self._gossip
+
+    async def _dial_known(self, peer: Any, peer_id: str) -> None:
+        try:
+            tried = [str(a) for a in self._host.get_peerstore().addrs(peer)]
+        except Exception:
+            tried = []
+        if not tried:
+            raise DialError(
+                f"no known address for peer {peer_id}: learn it first with "
+                "add_peer_addrs() or connect()"
+            )
+        try:
+            await self._swarm.dial_peer(peer)
+        except BaseException as exc:
+            _reraise_if_not_error(exc)
+            raise DialError(
+                f"could not reach peer {peer_id} at {', '.join(tried)}: {describe(exc)}. "
+                "Check the peer is up and the addresses are current; after a failed dial "
+                "libp2p refuses the peer for 60 s unless new addresses are added."
+            ) from exc
+
+    async def _serve(self, net_stream: Any, protocol_id: str, handler: StreamHandler) -> None:
+        self._counters.streams_accepted += 1
+        try:
+            stream = FramedStream(
+                net_stream, protocol_id, on_frame_rejected=self._counters.count_rejected_frame
+            )
+        except ValueError as exc:
+            logger.warning("refusing inbound %s stream: %s", protocol_id, exc)
+            await _reset_quietly(net_stream)
+            return
+        try:
+            await handler(stream)
+        except BaseException as exc:
+            errors, rest = _split_errors(exc)
+            if errors is not None:
+                self._counters.handler_errors += 1
+                if all(isinstance(leaf, NetError) for leaf in leaf_exceptions(errors)):
+                    # The peer's doing (went away, broke framing): not a bug here.
+                    logger.info(
+                        "%s stream from %s ended: %s",
+                        protocol_id,
+                        stream.remote_peer,
+                        describe(errors),
+                    )
+                else:
+                    logger.error(
+                        "handler for %s failed on a stream from %s; stream reset, "
+                        "host keeps serving",
+                        protocol_id,
+                        stream.remote_peer,
+                        exc_info=errors,
+                    )
+            await stream.reset()
+            if rest is not None:
+                raise rest from None
+            return
+        await stream.close()
+
+
+@asynccontextmanager
+async def open_host(cfg: HostConfig) -> AsyncIterator[FleetHost]:
+    """Run a host for the duration of the context; see the module docstring.
+
+    Bootstrap peers are dialed concurrently, each bounded by
+    `cfg.dial_timeout`; failures are logged and not fatal. Call
+    `configure_logging` first. An exception from the body leaves unwrapped
+    when it is the only one (no ExceptionGroup around it).
+    """
+    unwrapped: BaseException | None = None
+    try:
+        async with _running_host(cfg) as host:
+            yield host
+    except BaseExceptionGroup as group:
+        leaves = leaf_exceptions(group)
+        if len(leaves) != 1:
+            raise
+        unwrapped = leaves[0]
+    if unwrapped is not None:
+        raise unwrapped
+
+
+@asynccontextmanager
+async def open_hosts(cfgs: Sequence[HostConfig]) -> AsyncIterator[list[FleetHost]]:
+    """Run several hosts; they start in order and close concurrently (fast teardown)."""
+    stop = trio.Event()
+
+    async def run_one(cfg: HostConfig, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        async with open_host(cfg) as host:
+            task_status.started(host)
+            await stop.wait()
+
+    unwrapped: BaseException | None = None
+    try:
+        async with trio.open_nursery() as nursery:
+            hosts: list[FleetHost] = []
+            try:
+                for cfg in cfgs:
+                    hosts.append(await nursery.start(run_one, cfg))
+                yield hosts
+            finally:
+                stop.set()
+    except BaseExceptionGroup as group:
+        leaves = leaf_exceptions(group)
+        if len(leaves) != 1:
+            raise
+        unwrapped = leaves[0]
+    if unwrapped is not None:
+        raise unwrapped
+
+
+@asynccontextmanager
+async def _running_host(cfg: HostConfig) -> AsyncIterator[FleetHost]:
+    quiet_libp2p_submodules()
+    key_pair = key_pair_from_seed(cfg.seed)
+    listen = [_parse_multiaddr(a) for a in cfg.listen_addrs]
+    libp2p_host = new_host(
+        key_pair=key_pair,
+        sec_opt={
+            NOISE_PROTOCOL_ID: NoiseTransport(
+                key_pair, noise_privkey=noise_static_key_from_seed(cfg.seed)
+            )
+        },
+        muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
+        connection_config=ConnectionConfig(
+            max_connections_per_peer=1,  # ~10 ms connects instead of a 250 ms wait
+            min_connections=cfg.min_connections,
+            low_watermark=cfg.low_watermark,
+            high_watermark=cfg.high_watermark,
+            max_connections=cfg.max_connections,
+            dial_timeout=cfg.dial_timeout,
+        ),
+        listen_addrs=listen,
+    )
+    swarm: Any = libp2p_host.get_network()  # a Swarm; its interface lacks retry_config
+    swarm.retry_config = RetryConfig(max_retries=cfg.dial_retries, initial_delay=0.1, max_delay=2.0)
+    pubsub: Any = None
+    router: Any = None
+    if cfg.gossip is not None:
+        pubsub, router = build_pubsub(libp2p_host, cfg.gossip)
+    host: FleetHost | None = None
+    try:
+        async with libp2p_host.run(listen_addrs=listen), AsyncExitStack() as services:
+            if not libp2p_host.get_transport_addrs():
+                raise NetError(
+                    f"could not listen on {', '.join(cfg.listen_addrs)}: "
+                    "is the port in use or the address not local?"
+                )
+            if pubsub is not None:
+                await services.enter_async_context(background_trio_service(pubsub))
+                await services.enter_async_context(background_trio_service(router))
+                await pubsub.wait_until_ready()
+            try:
+                async with trio.open_nursery() as nursery:
+                    gossip = None
+                    if cfg.gossip is not None:
+                        gossip = GossipHub(pubsub, router, nursery, cfg.gossip)
+                    host = FleetHost(libp2p_host, gossip)
+                    await _dial_bootstrap(host, cfg)
+                    try:
+                        yield host
+                    finally:
+                        nursery.cancel_scope.cancel()
+            finally:
+                # Close the host while the pubsub services still run (pitfall 3),
+                # and explicitly, or the listener survives (pitfall 2).
+                if host is not None:
+                    host._closed = True
+                await _close_libp2p_host(libp2p_host)
+    finally:
+        if pubsub is not None:
+            _stop_seen_cache_thread(pubsub)
+
+
+async def _poll_until(current: Callable[[], list[str]], count: int) -> list[str]:
+    # py-libp2p has no event for mesh or connection changes we could wait on.
+    while len(peers := current()) < count:  # noqa: ASYNC110
+        await trio.sleep(PEER_POLL_INTERVAL)
+    return peers
+
+
+async def _dial_bootstrap(host: FleetHost, cfg: HostConfig) -> None:
+    async def dial(addr: str) -> None:
+        with trio.move_on_after(cfg.dial_timeout) as scope:
+            try:
+                await host.connect(addr)
+            except DialError as exc:
+                logger.warning("bootstrap peer unreachable, continuing without it: %s", exc)
+        if scope.cancelled_caught:
+            logger.warning(
+                "bootstrap peer %s did not answer within %.1f s, continuing without it",
+                addr,
+                cfg.dial_timeout,
+            )
+
+    async with trio.open_nursery() as nursery:
+        for addr in cfg.bootstrap:
+            nursery.start_soon(dial, addr)
+
+
+async def _close_libp2p_host(libp2p_host: Any) -> None:
+    """Close all connections concurrently (each costs ~0.1 s in libp2p), then the host."""
+    with trio.move_on_after(CLOSE_TIMEOUT) as scope:
+        scope.shield = True
+        swarm = libp2p_host.get_network()
+        try:
+            async with trio.open_nursery() as nursery:
+                for conns in list(swarm.connections.values()):
+                    for conn in list(conns):
+                        nursery.start_soon(_close_quietly, conn)
+            await libp2p_host.close()
+        except Exception as exc:
+            logger.warning("error while closing libp2p host: %s", describe(exc))
+    if scope.cancelled_caught:
+        logger.warning("closing libp2p host took over %.1f s; abandoned", CLOSE_TIMEOUT)
+
+
+async def _close_quietly(conn: Any) -> None:
+    try:
+        await conn.close()
+    except Exception as exc:
+        logger.debug("closing connection: %s", describe(exc))
+
+
+async def _reset_quietly(net_stream: Any) -> None:
+    with trio.move_on_after(RESET_TIMEOUT) as scope:
+        scope.shield = True
+        try:
+            await net_stream.reset()
+        except Exception as exc:
+            logger.debug("resetting stream: %s", describe(exc))
+
+
+def _stop_seen_cache_thread(pubsub: Any) -> None:
+    """Stop the seen-messages sweeper thread Pubsub never stops (pitfall 5)."""
+    try:
+        pubsub.seen_messages.stop()
+    except Exception as exc:
+        logger.debug("stopping pubsub seen-cache thread: %s", describe(exc))
+
+
+def _split_errors(
+    exc: BaseException,
+) -> tuple[BaseException | None, BaseException | None]:
+    """Split into (ordinary errors, what must propagate: Cancelled, KeyboardInterrupt...)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.split(Exception)
+    if isinstance(exc, Exception):
+        return exc, None
+    return None, exc
+
+
+def _reraise_if_not_error(exc: BaseException) -> None:
+    """Let cancellation and interpreter exits through instead of mapping them."""
+    if not all(isinstance(leaf, Exception) for leaf in leaf_exceptions(exc)):
+        raise exc
+
+
+def _stream_open_error(exc: BaseException, peer_id: str, protocol_id: str) -> NetError:
+    leaves = leaf_exceptions(exc)
+    negotiation = [
+        leaf
+        for leaf in leaves
+        for cause in (leaf, leaf.__cause__)
+        if isinstance(cause, MultiselectClientError)
+        and ("not supported" in str(cause) or "timed out" in str(cause))
+    ]
+    if negotiation:
+        return ProtocolNegotiationError(
+            f"peer {peer_id} does not serve {protocol_id} ({describe(exc)}); "
+            "check that both sides run compatible p2pfleet versions"
+        )
+    if any(isinstance(leaf, StreamFailure) for leaf in leaves):
+        return DialError(f"opening a {protocol_id} stream to {peer_id} failed: {describe(exc)}")
+    return DialError(
+        f"could not open a {protocol_id} stream to {peer_id}: {describe(exc)}. "
+        "The connection may have dropped; retry after reconnecting."
+    )
+
+
+def _check_protocol_id(protocol_id: str) -> None:
+    if not isinstance(protocol_id, str) or not _PROTOCOL_ID_RE.fullmatch(protocol_id):
+        raise ValueError(
+            f"protocol id must be '/'-prefixed printable ASCII without spaces, like "
+            f"'/p2pfleet/task/0.1.0'; got {protocol_id!r}"
+        )
+
+
+def _parse_multiaddr(addr: str) -> Any:
+    try:
+        return multiaddr.Multiaddr(addr)
+    except Exception as exc:
+        raise ValueError(f"not a valid multiaddr: {addr!r} ({exc})") from exc
+
+
+_DIALABLE_HOSTS = frozenset({"ip4", "ip6", "dns", "dns4", "dns6"})
+
+
+def _parse_tcp_multiaddr(addr: str) -> Any:
+    """Parse `/ip4|ip6|dns*/<host>/tcp/<port>[/p2p/<id>]`, the only form we dial."""
+    parsed = _parse_multiaddr(addr)
+    names = [p.name for p in parsed.protocols()]
+    if names[-1:] == ["p2p"]:
+        names = names[:-1]
+    if len(names) != 2 or names[0] not in _DIALABLE_HOSTS or names[1] != "tcp":
+        raise ValueError(f"{addr!r} is not a TCP address like /ip4/<address>/tcp/<port>")
+    return parsed
+
+
+def _parse_peer_addr(addr: str) -> Any:
+    parsed = _parse_tcp_multiaddr(addr)
+    try:
+        return info_from_p2p_addr(parsed)
+    except Exception as exc:
+        raise ValueError(
+            f"{addr!r} must be a full multiaddr ending in /p2p/<peer id>, like "
+            f"/ip4/127.0.0.1/tcp/4001/p2p/12D3KooW... ({exc})"
+        ) from exc

@@ -1,0 +1,122 @@
+"""Logging setup for processes that run libp2p hosts (pitfall 8).
+
+py-libp2p's `libp2p` logger has no handler and `propagate=False`, so its
+warnings reach stderr through logging's last-resort handler, unformatted; and
+some of its modules call `logging.debug(...)` on the ROOT logger, which runs
+`logging.basicConfig()` the first time and so installs a stderr handler on the
+root logger behind the application's back. `configure_logging` fixes both.
+Call it once, before the first `open_host`; it is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+import libp2p
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+_LIBP2P_DIR = str(Path(libp2p.__file__).resolve().parent)
+_MARK = "_p2pfleet_net_logging"
+_libp2p_level: int | None = None
+
+
+class _StrayLibp2pRecords(logging.Filter):
+    """Drops records libp2p logs straight on the root logger below `level`."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from_libp2p = record.pathname.startswith(_LIBP2P_DIR)
+        return not (from_libp2p and record.levelno < self.level)
+
+
+# py-libp2p logs at ERROR what p2pfleet.net already raises as a typed error to
+# the caller (failed dials, failed stream negotiation), or what is routine
+# teardown (streams opened to a peer that is disconnecting). Measured in the
+# tests/net suite; these records are demoted to DEBUG.
+_EXPECTED_ERRORS: dict[str, tuple[str, ...]] = {
+    "libp2p.protocol_muxer.multiselect_client": ("MultiselectClient handshake:",),
+    "libp2p.host.basic_host": ("Failed to open stream to peer",),
+    "libp2p.stream_muxer.yamux.yamux": ("Error in handle_incoming for peer",),
+    "libp2p.network.swarm": ("failed to upgrade security for peer",),
+    "libp2p.transport.tcp.tcp": ("Failed to open TCP stream",),
+}
+
+
+class _DemoteExpectedErrors(logging.Filter):
+    def __init__(self, prefixes: tuple[str, ...]) -> None:
+        super().__init__()
+        self.prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        expected = isinstance(record.msg, str) and record.msg.startswith(self.prefixes)
+        if expected and record.levelno >= logging.WARNING:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        threshold = _libp2p_level if _libp2p_level is not None else logging.WARNING
+        return record.levelno >= threshold
+
+
+def configure_logging(
+    level: int,
+    *,
+    libp2p_level: int = logging.WARNING,
+    stream: TextIO | None = None,
+) -> None:
+    """Route p2pfleet and py-libp2p logs through one handler on the root logger.
+
+    `level` applies to the `p2pfleet` loggers, `libp2p_level` to py-libp2p's
+    (its INFO and DEBUG output is very chatty); the root logger's own level is
+    left alone. If the root logger has no handler yet, one writing to `stream`
+    (default stderr) is installed, which also keeps `basicConfig` out. With
+    `LIBP2P_DEBUG` set in the environment, py-libp2p keeps its own debug
+    logging setup and only the root-logger guard is applied.
+    """
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(stream or sys.stderr)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        setattr(handler, _MARK, True)
+        root.addHandler(handler)
+    for old in [f for f in root.filters if isinstance(f, _StrayLibp2pRecords)]:
+        root.removeFilter(old)
+    root.addFilter(_StrayLibp2pRecords(libp2p_level))
+
+    logging.getLogger("p2pfleet").setLevel(level)
+    if os.environ.get("LIBP2P_DEBUG"):
+        return
+    global _libp2p_level
+    _libp2p_level = libp2p_level
+    libp2p_logger = logging.getLogger("libp2p")
+    libp2p_logger.handlers.clear()
+    libp2p_logger.setLevel(libp2p_level)
+    libp2p_logger.propagate = True
+    quiet_libp2p_submodules()
+
+
+def quiet_libp2p_submodules() -> None:
+    """Undo levels py-libp2p modules set on their own loggers at import.
+
+    Some (e.g. `libp2p.network.auto_connector`) force INFO, bypassing the
+    `libp2p` logger's level. `open_host` calls this again, for modules
+    imported since `configure_logging`.
+    """
+    if _libp2p_level is None:
+        return
+    for name, prefixes in _EXPECTED_ERRORS.items():
+        child = logging.getLogger(name)
+        if not any(isinstance(f, _DemoteExpectedErrors) for f in child.filters):
+            child.addFilter(_DemoteExpectedErrors(prefixes))
+    for name, candidate in list(logging.root.manager.loggerDict.items()):
+        if (
+            name.startswith("libp2p.")
+            and isinstance(candidate, logging.Logger)
+            and candidate.level != logging.NOTSET
+            and candidate.level < _libp2p_level
+        ):
+            candidate.setLevel(logging.NOTSET)

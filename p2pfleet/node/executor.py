@@ -1,0 +1,42 @@
+"""Runs one shard on a real model, off the event loop."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Protocol
+
+import trio
+
+from p2pfleet.inference.runtime import EXACT_RUNTIME, LoadedModel, load_model, run_shard
+from p2pfleet.inference.store import ModelStore
+
+
+class ShardExecutor(Protocol):
+    def supports(self, model_hash: bytes, runtime: str) -> bool: ...
+
+    async def run(self, model_hash: bytes, input_bytes: bytes) -> bytes: ...
+
+
+class ModelExecutor:
+    """Loads models from the content-addressed store and runs shards in a worker thread."""
+
+    def __init__(self, store: ModelStore, *, cache_size: int = 2) -> None:
+        self._store = store
+        self._loaded: OrderedDict[bytes, LoadedModel] = OrderedDict()
+        self._cache_size = cache_size
+
+    def supports(self, model_hash: bytes, runtime: str) -> bool:
+        return runtime == EXACT_RUNTIME and self._store.has(model_hash.hex())
+
+    def _model(self, model_hash: bytes) -> LoadedModel:
+        model = self._loaded.pop(model_hash, None)
+        if model is None:
+            model = load_model(self._store.get(model_hash.hex()))
+        self._loaded[model_hash] = model
+        while len(self._loaded) > self._cache_size:
+            self._loaded.popitem(last=False)
+        return model
+
+    async def run(self, model_hash: bytes, input_bytes: bytes) -> bytes:
+        model = await trio.to_thread.run_sync(self._model, model_hash)
+        return await trio.to_thread.run_sync(run_shard, model, input_bytes, abandon_on_cancel=True)

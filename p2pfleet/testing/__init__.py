@@ -1,0 +1,1 @@
+"""Test fixtures that are also used by `p2pfleet demo`: fault injection, fleets."""

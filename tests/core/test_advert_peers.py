@@ -1,0 +1,166 @@
+"""Adverts (payload, size budget) and the peer table's receiver rules."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from p2pfleet.core.advert import (
+    MAX_CLOCK_SKEW_MS,
+    MAX_TTL_MS,
+    Advert,
+    VehicleState,
+    sign_advert,
+    verify_advert,
+)
+from p2pfleet.core.envelope import Domain, seal
+from p2pfleet.core.errors import (
+    DecodeError,
+    LimitExceededError,
+    LocalProtocolError,
+    SignatureError,
+)
+from p2pfleet.core.limits import MAX_ADVERT_ADDRS, MAX_ADVERT_BYTES, MAX_ADVERT_MODELS
+from p2pfleet.core.peers import AdvertVerdict, PeerTable
+
+from .factories import T0, advert, digest, identity, signed_advert
+
+FULL = advert(
+    models=tuple(digest(f"model-{i}") for i in range(MAX_ADVERT_MODELS)),
+    addrs=("/ip4/203.0.113.77/tcp/40001", "/ip6/2001:db8:85a3::8a2e:370:7334/tcp/40001"),
+    region="eu-west-paris",
+    departure_ms=T0 + 8 * 3_600_000,
+    seq=2**40,
+    energy_left_wh=100_000,
+)
+
+
+def test_size_budget_eight_models_two_addrs_region() -> None:
+    wire = sign_advert(identity(1), FULL).wire
+    assert len(wire) <= 640  # protocol/advert.md: measured 601 bytes for this advert
+    # room left for a maximal region certificate under the hard cap
+    with_cert = sign_advert(identity(1), advert(**{**_fields(FULL), "region_cert": bytes(256)}))
+    assert len(with_cert.wire) <= MAX_ADVERT_BYTES
+
+
+def _fields(a: Advert) -> dict[str, object]:
+    return {name: getattr(a, name) for name in Advert.__slots__}
+
+
+def test_sign_refuses_an_advert_receivers_would_drop() -> None:
+    huge = advert(
+        models=tuple(digest(str(i)) for i in range(MAX_ADVERT_MODELS)),
+        addrs=tuple("/dns4/" + "a" * 90 for _ in range(MAX_ADVERT_ADDRS)),
+        region="r" * 64,
+        region_cert=bytes(256),
+    )
+    with pytest.raises(LocalProtocolError):
+        sign_advert(identity(1), huge)
+    wire = seal(identity(1), Domain.ADVERT, huge.to_payload()).to_bytes()
+    with pytest.raises(LimitExceededError):
+        verify_advert(wire)
+
+
+def test_round_trip_and_peer_id() -> None:
+    signed = sign_advert(identity(3), FULL)
+    back = verify_advert(signed.wire)
+    assert back.advert == FULL
+    assert back.node_key == identity(3).public_key
+    assert back.peer_id == identity(3).peer_id
+
+
+def test_forged_and_misdirected_adverts() -> None:
+    wire = sign_advert(identity(1), FULL).wire
+    forged = wire[:1] + identity(2).public_key + wire[33:]
+    with pytest.raises(SignatureError):
+        verify_advert(forged)
+    with pytest.raises(SignatureError):
+        verify_advert(seal(identity(1), Domain.MANIFEST, FULL.to_payload()).to_bytes())
+
+
+@given(st.binary(max_size=1200))
+def test_arbitrary_signed_payload_is_a_remote_error(payload: bytes) -> None:
+    with contextlib.suppress(DecodeError, LimitExceededError):
+        verify_advert(seal(identity(1), Domain.ADVERT, payload).to_bytes())
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"battery_pct": 101},
+        {"ttl_ms": 0},
+        {"ttl_ms": MAX_TTL_MS + 1},
+        {"owner": b"\x00" * 31},
+        {"models": (b"\x00" * 31,)},
+        {"models": (b"\x00" * 32,) * (MAX_ADVERT_MODELS + 1)},
+        {"addrs": ("/ip4/1.2.3.4/tcp/1",) * (MAX_ADVERT_ADDRS + 1)},
+        {"seq": -1},
+        {"free_slots": -1},
+    ],
+)
+def test_constructor_validates(changes: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        advert(**changes)
+
+
+def test_accepts_work() -> None:
+    assert advert(state=VehicleState.PARKED).accepts_work
+    assert advert(state=VehicleState.CHARGING).accepts_work
+    assert not advert(state=VehicleState.DRIVING).accepts_work
+    assert not advert(state=VehicleState.OFFLINE).accepts_work
+    assert not advert(free_slots=0).accepts_work
+
+
+# -- peer table ------------------------------------------------------------------
+
+
+def test_accepts_then_refuses_replays() -> None:
+    table = PeerTable()
+    assert table.offer(signed_advert(1, seq=5), T0) is AdvertVerdict.ACCEPTED
+    assert table.offer(signed_advert(1, seq=5), T0) is AdvertVerdict.REPLAYED
+    assert table.offer(signed_advert(1, seq=4, battery_pct=10), T0) is AdvertVerdict.REPLAYED
+    assert table.get(identity(1).public_key) is not None
+    assert table.get(identity(1).public_key).advert.battery_pct == 70  # type: ignore[union-attr]
+    assert table.offer(signed_advert(1, seq=6, battery_pct=60), T0) is AdvertVerdict.ACCEPTED
+    # seq is per node key: another node's seq 1 is fine
+    assert table.offer(signed_advert(2, seq=1), T0) is AdvertVerdict.ACCEPTED
+    assert len(table) == 2
+
+
+def test_expiry_boundary() -> None:
+    table = PeerTable()
+    a = signed_advert(1, seq=1, ttl_ms=1000)
+    assert table.offer(a, T0 + 1000) is AdvertVerdict.EXPIRED
+    assert table.offer(a, T0 + 999) is AdvertVerdict.ACCEPTED
+    assert table.live(T0 + 999) == [a]
+    assert table.live(T0 + 1000) == []
+    assert table.expire(T0 + 1000) == [a]
+    assert len(table) == 0
+    # expiry forgets the entry but not the seq: the old advert cannot come back
+    assert table.offer(a, T0 + 500) is AdvertVerdict.REPLAYED
+
+
+def test_from_future_boundary() -> None:
+    table = PeerTable()
+    now = T0 - MAX_CLOCK_SKEW_MS
+    assert table.offer(signed_advert(1, seq=1), now - 1) is AdvertVerdict.FROM_FUTURE
+    assert table.offer(signed_advert(1, seq=1), now) is AdvertVerdict.ACCEPTED
+
+
+def test_rejected_adverts_do_not_consume_seq() -> None:
+    table = PeerTable()
+    assert table.offer(signed_advert(1, seq=9, ttl_ms=10), T0 + 10) is AdvertVerdict.EXPIRED
+    assert table.offer(signed_advert(1, seq=9), T0) is AdvertVerdict.ACCEPTED
+
+
+def test_protocol_ids_and_topics() -> None:
+    from p2pfleet.core.protocol_ids import TASK_PROTOCOL, advert_topic
+
+    assert TASK_PROTOCOL == "/p2pfleet/task/0.1.0"
+    assert advert_topic("eu-west-paris") == "p2pfleet/adverts/1/eu-west-paris"
+    for bad in ("", "a/b", "r" * 65):
+        with pytest.raises(ValueError):
+            advert_topic(bad)

@@ -1,0 +1,102 @@
+"""Exact-tier quorum: agreement, escalation, the cap, distinct owners."""
+
+from __future__ import annotations
+
+from p2pfleet.core.verify import QuorumStatus, ShardQuorum
+
+H1, H2, H3 = b"\x01" * 32, b"\x02" * 32, b"\x03" * 32
+
+
+def node(n: int) -> bytes:
+    return bytes([n]) * 32
+
+
+def owner(n: int) -> bytes:
+    return bytes([100 + n]) * 32
+
+
+def test_agreement_is_accepted() -> None:
+    q = ShardQuorum(replicas=2, max_replicas=4)
+    q.place(2)
+    assert q.decide().status is QuorumStatus.PENDING
+    q.record_vote(node(1), owner(1), H1)
+    assert q.decide().status is QuorumStatus.PENDING
+    q.record_vote(node(2), owner(2), H1)
+    decision = q.decide()
+    assert decision.status is QuorumStatus.ACCEPTED
+    assert decision.accepted_hash == H1
+    assert set(decision.agreeing) == {node(1), node(2)} and decision.dissenting == ()
+
+
+def test_disagreement_needs_more_then_names_the_dissenter() -> None:
+    q = ShardQuorum(replicas=2, max_replicas=4)
+    q.place(2)
+    q.record_vote(node(1), owner(1), H1)
+    q.record_vote(node(2), owner(2), H2)
+    decision = q.decide()
+    assert decision.status is QuorumStatus.NEED_MORE and decision.replicas_to_add == 1
+    q.place(decision.replicas_to_add)
+    assert q.decide().status is QuorumStatus.PENDING
+    q.record_vote(node(3), owner(3), H2)
+    decision = q.decide()
+    assert decision.status is QuorumStatus.ACCEPTED and decision.accepted_hash == H2
+    assert decision.dissenting == (node(1),)
+
+
+def test_escalation_cap_fails() -> None:
+    q = ShardQuorum(replicas=2, max_replicas=3)
+    q.place(2)
+    q.record_vote(node(1), owner(1), H1)
+    q.record_vote(node(2), owner(2), H2)
+    assert q.decide().replicas_to_add == 1
+    q.place(1)
+    q.record_vote(node(3), owner(3), H3)
+    assert q.decide().status is QuorumStatus.FAILED
+
+
+def test_two_nodes_of_one_owner_count_once() -> None:
+    q = ShardQuorum(replicas=2, max_replicas=4)
+    q.place(2)
+    q.record_vote(node(1), owner(1), H1)
+    q.record_vote(node(2), owner(1), H1)
+    decision = q.decide()
+    assert decision.status is QuorumStatus.NEED_MORE and decision.replicas_to_add == 1
+    q.place(1)
+    q.record_vote(node(3), owner(2), H1)
+    assert q.decide().status is QuorumStatus.ACCEPTED
+
+
+def test_losses_are_replaced_without_using_the_cap() -> None:
+    q = ShardQuorum(replicas=2, max_replicas=2)
+    q.place(2)
+    q.record_vote(node(1), owner(1), H1)
+    q.record_loss()
+    decision = q.decide()
+    assert decision.status is QuorumStatus.NEED_MORE and decision.replicas_to_add == 1
+    q.place(1)
+    q.record_vote(node(3), owner(3), H1)
+    assert q.decide().status is QuorumStatus.ACCEPTED
+
+
+def test_a_node_votes_once() -> None:
+    q = ShardQuorum(replicas=2, max_replicas=2)
+    q.place(2)
+    q.record_vote(node(1), owner(1), H1)
+    try:
+        q.record_vote(node(1), owner(1), H2)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("second vote from one node was accepted")
+    assert q.tally() == {H1: 1}
+
+
+def test_unanimity_of_k_means_k_distinct_owners() -> None:
+    for k in range(1, 6):
+        q = ShardQuorum(replicas=k, max_replicas=k)
+        q.place(k)
+        for i in range(k - 1):
+            q.record_vote(node(i), owner(i), H1)
+        assert q.decide().status is QuorumStatus.PENDING
+        q.record_vote(node(k), owner(k), H1)
+        assert q.decide().status is QuorumStatus.ACCEPTED

@@ -1,0 +1,1067 @@
+#!/usr/bin/env python3
+"""Generate the protocol test vectors in protocol/vectors/*.json.
+
+    python tools/gen_vectors.py            # (re)write the files
+    python tools/gen_vectors.py --check    # exit 1 if the files on disk differ
+
+Deterministic: fixed seeds, fixed timestamps, Ed25519 (deterministic
+signatures) and hard-coded zstd frames, so the same core always writes the
+same bytes. A wire change updates the spec, its revision and these vectors in
+the same commit (protocol/README.md).
+
+JSON-ish values: a byte string is written as {"$bytes": "<hex>"}, everything
+else as plain JSON (a float always has a decimal point or an exponent). The
+hex fields are authoritative; the decoded forms are there to check against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from p2pfleet.core import codec
+from p2pfleet.core.advert import (
+    MAX_CLOCK_SKEW_MS,
+    Advert,
+    VehicleState,
+    sign_advert,
+    verify_advert,
+)
+from p2pfleet.core.compress import decompress
+from p2pfleet.core.envelope import HEADER_SIZE, Domain, open_envelope, seal, signing_input
+from p2pfleet.core.errors import P2pFleetError
+from p2pfleet.core.identity import Identity, key_fingerprint
+from p2pfleet.core.limits import (
+    ADVERT_LIMITS,
+    BULK_LIMITS,
+    CONTROL_LIMITS,
+    MAX_ADVERT_BYTES,
+    DecodeLimits,
+)
+from p2pfleet.core.manifest import (
+    Manifest,
+    ReplicationPolicy,
+    ShardSpec,
+    sign_manifest,
+    verify_manifest,
+)
+from p2pfleet.core.task_messages import (
+    Accept,
+    Assign,
+    ErrorMessage,
+    Reject,
+    RejectReason,
+    RevealRequest,
+    TaskMessage,
+    decode_message,
+    encode_message,
+    sign_abandon,
+    sign_commit,
+    sign_result,
+)
+from p2pfleet.core.tasks import _TRANSITIONS
+
+ROOT = Path(__file__).resolve().parent.parent
+VECTOR_DIR = ROOT / "protocol" / "vectors"
+
+# -- fixed inputs -------------------------------------------------------------
+
+SEED_NODE = bytes(range(32))
+SEED_OWNER = bytes(range(32, 64))
+SEED_SUBMITTER = bytes(range(64, 96))
+SEED_FORGER = bytes([0xEE] * 32)
+T0 = 1_795_000_000_000  # 2026-11-18T11:06:40Z, unix milliseconds
+
+NODE = Identity(SEED_NODE)
+OWNER = Identity(SEED_OWNER)
+SUBMITTER = Identity(SEED_SUBMITTER)
+FORGER = Identity(SEED_FORGER)
+
+# zstd frames are written out rather than produced by the compressor, so a
+# different zstd build can never change the vectors. Both were made with
+# level 3 and a content-size header, and `_check_fixed_inputs` checks them.
+SHARD_INPUT = bytes(range(16)) * 4  # 64 bytes of "tensor"
+SHARD_INPUT_ZSTD = bytes.fromhex("28b52ffd2040bd000080000102030405060708090a0b0c0d0e0f01009a682e01")
+SHARD_OUTPUT = b"\x07" * 32 + b"\x01\x02\x03\x04"  # 36 bytes of canonical output
+SHARD_OUTPUT_ZSTD = bytes.fromhex("28b52ffd202465000030070701020304010022c002")
+
+LIMIT_SETS: dict[str, DecodeLimits] = {
+    "ADVERT_LIMITS": ADVERT_LIMITS,
+    "CONTROL_LIMITS": CONTROL_LIMITS,
+    "BULK_LIMITS": BULK_LIMITS,
+}
+
+
+def _check_fixed_inputs() -> None:
+    if decompress(SHARD_INPUT_ZSTD, max_output=1024) != SHARD_INPUT:
+        raise SystemExit("SHARD_INPUT_ZSTD does not decompress to SHARD_INPUT")
+    if decompress(SHARD_OUTPUT_ZSTD, max_output=1024) != SHARD_OUTPUT:
+        raise SystemExit("SHARD_OUTPUT_ZSTD does not decompress to SHARD_OUTPUT")
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+def jsonish(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return {"$bytes": bytes(value).hex()}
+    if isinstance(value, list | tuple):
+        return [jsonish(item) for item in value]
+    if isinstance(value, dict):
+        return {key: jsonish(item) for key, item in value.items()}
+    return value
+
+
+def raw(value: Any, **options: Any) -> bytes:
+    """msgpack bytes exactly as given (no canonicalisation): for invalid cases."""
+    packed: bytes = msgpack.packb(value, use_bin_type=True, **options)
+    return packed
+
+
+def expect_error(
+    func: Callable[[], object], error: str, name: str
+) -> None:  # generator self-check: every invalid case must fail as stated
+    try:
+        func()
+    except P2pFleetError as exc:
+        classes = {cls.__name__ for cls in type(exc).__mro__}
+        if error not in classes:
+            raise SystemExit(f"{name}: expected {error}, core raised {type(exc).__name__}") from exc
+        return
+    raise SystemExit(f"{name}: expected {error}, core accepted it")
+
+
+def header(title: str, spec: str) -> dict[str, Any]:
+    return {
+        "title": title,
+        "spec": spec,
+        "generated_by": "tools/gen_vectors.py",
+        "bytes_encoding": 'byte strings in decoded values are {"$bytes": "<hex>"}',
+    }
+
+
+def limits_json(limits: DecodeLimits) -> dict[str, int]:
+    return {
+        "max_document": limits.max_document,
+        "max_bin": limits.max_bin,
+        "max_str": limits.max_str,
+        "max_array": limits.max_array,
+        "max_map": limits.max_map,
+        "max_depth": limits.max_depth,
+    }
+
+
+# -- codec ---------------------------------------------------------------------
+
+
+def nested(depth: int) -> Any:
+    value: Any = 0
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def codec_vectors() -> dict[str, Any]:
+    valid_values: list[tuple[str, Any]] = [
+        ("nil", None),
+        ("true", True),
+        ("false", False),
+        ("int-zero", 0),
+        ("int-positive-fixint-max", 127),
+        ("int-uint8-min", 128),
+        ("int-uint8-max", 255),
+        ("int-uint16-min", 256),
+        ("int-uint32-min", 65536),
+        ("int-uint64-min", 2**32),
+        ("int-uint64-max", 2**64 - 1),
+        ("int-negative-fixint-min", -32),
+        ("int-int8-min", -33),
+        ("int-int16-min", -129),
+        ("int-int64-min", -(2**63)),
+        ("float64", 1.5),
+        ("float64-negative-zero", -0.0),
+        ("float64-integral-value", 2.0),
+        ("float64-large", 1e300),
+        ("str-empty", ""),
+        ("str-ascii", "hello"),
+        ("str-unicode", "é☃😀"),
+        ("str-str8-length-32", "x" * 32),
+        ("bin-empty", b""),
+        ("bin-all-bytes", bytes(range(256))),
+        ("array-empty", []),
+        ("array-nested", [1, [2, [3, "x"]], None]),
+        ("array-array16-length-16", list(range(16))),
+        ("map-empty", {}),
+        ("map-keys-sorted-by-utf8-bytes", {"b": 1, "a": 2, "aa": 3, "B": 4}),
+        ("map-utf8-not-utf16-order", {"\U0001f600": 1, "\uffff": 2}),
+        ("map-map16-size-16", {f"k{i:02d}": i for i in range(16)}),
+        ("map-mixed-values", {"n": None, "f": 0.25, "b": b"\x00\xff", "l": [True], "m": {}}),
+        ("depth-exactly-max", nested(ADVERT_LIMITS.max_depth)),
+    ]
+    valid = []
+    for name, value in valid_values:
+        data = codec.encode(value)
+        decoded = codec.decode(data, ADVERT_LIMITS)  # self-check; maps come out in wire order
+        valid.append(
+            {"name": name, "limits": "ADVERT_LIMITS", "hex": data.hex(), "value": jsonish(decoded)}
+        )
+
+    big_doc = [b"\x00" * 250] * 5
+    invalid_cases: list[tuple[str, str, bytes, str, str]] = [
+        (
+            "map-keys-unsorted",
+            "ADVERT_LIMITS",
+            raw({"b": 1, "a": 2}),
+            "DecodeError",
+            "keys not in UTF-8 byte order",
+        ),
+        (
+            "map-duplicate-key",
+            "ADVERT_LIMITS",
+            bytes.fromhex("82a16101a16102"),
+            "DecodeError",
+            "the same key twice",
+        ),
+        ("map-key-int", "ADVERT_LIMITS", raw({1: 1}), "DecodeError", "map key is not a str"),
+        ("map-key-bin", "ADVERT_LIMITS", raw({b"a": 1}), "DecodeError", "map key is bin, not str"),
+        ("map-key-nil", "ADVERT_LIMITS", bytes.fromhex("81c001"), "DecodeError", "map key is nil"),
+        (
+            "int-non-minimal-uint8",
+            "ADVERT_LIMITS",
+            bytes.fromhex("cc05"),
+            "DecodeError",
+            "5 must be a positive fixint",
+        ),
+        (
+            "int-positive-as-int64",
+            "ADVERT_LIMITS",
+            bytes.fromhex("d30000000000000005"),
+            "DecodeError",
+            "non-negative integers use the uint/fixint forms",
+        ),
+        (
+            "str-non-minimal-str8",
+            "ADVERT_LIMITS",
+            bytes.fromhex("d90161"),
+            "DecodeError",
+            "a 1-byte str must be a fixstr",
+        ),
+        (
+            "array-non-minimal-array16",
+            "ADVERT_LIMITS",
+            bytes.fromhex("dc0001c0"),
+            "DecodeError",
+            "a 1-item array must be a fixarray",
+        ),
+        (
+            "map-non-minimal-map16",
+            "ADVERT_LIMITS",
+            bytes.fromhex("de0001a161c0"),
+            "DecodeError",
+            "a 1-entry map must be a fixmap",
+        ),
+        (
+            "float32",
+            "ADVERT_LIMITS",
+            raw(1.5, use_single_float=True),
+            "DecodeError",
+            "floats are always float64",
+        ),
+        (
+            "ext-fixext1",
+            "ADVERT_LIMITS",
+            bytes.fromhex("d40100"),
+            "DecodeError",
+            "ext types are not in the data model",
+        ),
+        (
+            "ext-timestamp",
+            "ADVERT_LIMITS",
+            raw(msgpack.Timestamp(1, 0)),
+            "DecodeError",
+            "the msgpack timestamp ext type (-1) is not in the data model",
+        ),
+        (
+            "reserved-byte-c1",
+            "ADVERT_LIMITS",
+            bytes.fromhex("c1"),
+            "DecodeError",
+            "0xc1 is never used",
+        ),
+        (
+            "str-invalid-utf8",
+            "ADVERT_LIMITS",
+            bytes.fromhex("a1ff"),
+            "DecodeError",
+            "str must be UTF-8",
+        ),
+        (
+            "trailing-bytes",
+            "ADVERT_LIMITS",
+            bytes.fromhex("0100"),
+            "DecodeError",
+            "one document, nothing after it",
+        ),
+        (
+            "truncated",
+            "ADVERT_LIMITS",
+            bytes.fromhex("9201"),
+            "DecodeError",
+            "array announces 2 items, has 1",
+        ),
+        ("empty-input", "ADVERT_LIMITS", b"", "DecodeError", "no document at all"),
+        (
+            "bin-over-limit",
+            "ADVERT_LIMITS",
+            raw(b"\x00" * (ADVERT_LIMITS.max_bin + 1)),
+            "LimitExceededError",
+            "bin longer than max_bin",
+        ),
+        (
+            "str-over-limit",
+            "ADVERT_LIMITS",
+            raw("x" * (ADVERT_LIMITS.max_str + 1)),
+            "LimitExceededError",
+            "str longer than max_str",
+        ),
+        (
+            "array-over-limit",
+            "ADVERT_LIMITS",
+            raw(list(range(ADVERT_LIMITS.max_array + 1))),
+            "LimitExceededError",
+            "array longer than max_array",
+        ),
+        (
+            "map-over-limit",
+            "ADVERT_LIMITS",
+            raw({f"k{i:02d}": 0 for i in range(ADVERT_LIMITS.max_map + 1)}),
+            "LimitExceededError",
+            "map larger than max_map",
+        ),
+        (
+            "document-over-limit",
+            "ADVERT_LIMITS",
+            raw(big_doc),
+            "LimitExceededError",
+            "document longer than max_document",
+        ),
+        (
+            "depth-over-limit",
+            "ADVERT_LIMITS",
+            raw(nested(ADVERT_LIMITS.max_depth + 1)),
+            "LimitExceededError",
+            "a value nested deeper than max_depth",
+        ),
+        (
+            "depth-far-over-limit",
+            "CONTROL_LIMITS",
+            raw(nested(200)),
+            "LimitExceededError",
+            "200 nested arrays",
+        ),
+    ]
+    invalid = []
+    for name, limits_name, data, error, why in invalid_cases:
+        limits = LIMIT_SETS[limits_name]
+        expect_error(lambda d=data, lim=limits: codec.decode(d, lim), error, name)  # type: ignore[misc]
+        invalid.append(
+            {"name": name, "limits": limits_name, "hex": data.hex(), "error": error, "why": why}
+        )
+    return {
+        **header("p2pfleet data model (canonical msgpack subset)", "conventions.md#data-model"),
+        "limits": {name: limits_json(limits) for name, limits in LIMIT_SETS.items()},
+        "valid": valid,
+        "invalid": invalid,
+    }
+
+
+# -- identity and envelope -----------------------------------------------------
+
+
+def identity_vectors() -> dict[str, Any]:
+    cases = []
+    for name, seed in [
+        ("seed-0..31", SEED_NODE),
+        ("seed-32..63", SEED_OWNER),
+        ("seed-64..95", SEED_SUBMITTER),
+        ("seed-all-ee", SEED_FORGER),
+        ("seed-all-zero", bytes(32)),
+    ]:
+        identity = Identity(seed)
+        cases.append(
+            {
+                "name": name,
+                "seed": seed.hex(),
+                "public_key": identity.public_key.hex(),
+                "peer_id": identity.peer_id,
+                "fingerprint": key_fingerprint(identity.public_key),
+            }
+        )
+    return {
+        **header("identity: seed -> Ed25519 -> PeerId", "conventions.md#identity"),
+        "valid": cases,
+    }
+
+
+def envelope_vectors() -> dict[str, Any]:
+    payload = codec.encode({"hello": "fleet", "n": 1})
+    signing_inputs = [
+        {
+            "domain": domain.value,
+            "payload": payload.hex(),
+            "signing_input": signing_input(domain, payload).hex(),
+        }
+        for domain in Domain
+    ]
+    valid = []
+    for domain in Domain:
+        envelope = seal(NODE, domain, payload)
+        valid.append(
+            {
+                "name": f"sealed-{domain.value}",
+                "seed": SEED_NODE.hex(),
+                "domain": domain.value,
+                "payload": payload.hex(),
+                "signer": envelope.signer.hex(),
+                "signature": envelope.signature.hex(),
+                "wire": envelope.to_bytes().hex(),
+            }
+        )
+    empty = seal(NODE, Domain.ADVERT, b"")
+    valid.append(
+        {
+            "name": "empty-payload",
+            "seed": SEED_NODE.hex(),
+            "domain": "p2pfleet/advert/1",
+            "payload": "",
+            "signer": empty.signer.hex(),
+            "signature": empty.signature.hex(),
+            "wire": empty.to_bytes().hex(),
+        }
+    )
+
+    good = seal(NODE, Domain.ADVERT, payload).to_bytes()
+    flipped_sig = bytearray(good)
+    flipped_sig[1 + 32] ^= 0x01
+    flipped_payload = bytearray(good)
+    flipped_payload[-1] ^= 0x01
+    other_signer = bytes([good[0]]) + FORGER.public_key + good[33:]
+    bad_version = bytes([2]) + good[1:]
+    invalid_cases = [
+        (
+            "wrong-domain",
+            good,
+            "p2pfleet/manifest/1",
+            1024,
+            "SignatureError",
+            "sealed for p2pfleet/advert/1, opened as p2pfleet/manifest/1",
+        ),
+        (
+            "flipped-signature-bit",
+            bytes(flipped_sig),
+            "p2pfleet/advert/1",
+            1024,
+            "SignatureError",
+            "lowest bit of the first signature byte flipped",
+        ),
+        (
+            "flipped-payload-bit",
+            bytes(flipped_payload),
+            "p2pfleet/advert/1",
+            1024,
+            "SignatureError",
+            "lowest bit of the last payload byte flipped",
+        ),
+        (
+            "signer-replaced",
+            other_signer,
+            "p2pfleet/advert/1",
+            1024,
+            "SignatureError",
+            "signer key swapped for another key, signature kept",
+        ),
+        (
+            "truncated-header",
+            good[: HEADER_SIZE - 1],
+            "p2pfleet/advert/1",
+            1024,
+            "DecodeError",
+            "shorter than the 97-byte header",
+        ),
+        ("empty", b"", "p2pfleet/advert/1", 1024, "DecodeError", "no bytes at all"),
+        ("bad-version", bad_version, "p2pfleet/advert/1", 1024, "DecodeError", "version byte 2"),
+        (
+            "over-max-size",
+            good,
+            "p2pfleet/advert/1",
+            len(good) - 1,
+            "LimitExceededError",
+            "one byte longer than the receiver's max_size",
+        ),
+    ]
+    invalid = []
+    for name, wire, domain_name, max_size, error, why in invalid_cases:
+        expect_error(
+            lambda w=wire, d=domain_name, m=max_size: open_envelope(w, Domain(d), max_size=m),  # type: ignore[misc]
+            error,
+            name,
+        )
+        invalid.append(
+            {
+                "name": name,
+                "wire": wire.hex(),
+                "domain": domain_name,
+                "max_size": max_size,
+                "error": error,
+                "why": why,
+            }
+        )
+    return {
+        **header("signed envelope", "conventions.md#signed-envelopes"),
+        "header_size": HEADER_SIZE,
+        "signing_inputs": signing_inputs,
+        "valid": valid,
+        "invalid": invalid,
+    }
+
+
+# -- adverts ---------------------------------------------------------------------
+
+
+def reference_advert(**changes: Any) -> Advert:
+    fields: dict[str, Any] = {
+        "owner": OWNER.public_key,
+        "seq": 42,
+        "issued_at_ms": T0,
+        "ttl_ms": 60_000,
+        "state": VehicleState.CHARGING,
+        "battery_pct": 80,
+        "departure_ms": T0 + 8 * 3_600_000,
+        "tier_watts": 275,
+        "free_slots": 2,
+        "energy_left_wh": 4000,
+        "models": tuple(hashlib.sha256(b"model-%d" % i).digest() for i in range(8)),
+        "region": "eu-west-paris",
+        "region_cert": None,
+        "addrs": ("/ip4/203.0.113.77/tcp/40001", "/ip6/2001:db8::77/tcp/40001"),
+    }
+    fields.update(changes)
+    return Advert(**fields)
+
+
+def advert_fields(advert: Advert) -> dict[str, Any]:
+    return {
+        "owner": advert.owner.hex(),
+        "seq": advert.seq,
+        "issued_at_ms": advert.issued_at_ms,
+        "ttl_ms": advert.ttl_ms,
+        "state": advert.state.value,
+        "battery_pct": advert.battery_pct,
+        "departure_ms": advert.departure_ms,
+        "tier_watts": advert.tier_watts,
+        "free_slots": advert.free_slots,
+        "energy_left_wh": advert.energy_left_wh,
+        "models": [m.hex() for m in advert.models],
+        "region": advert.region,
+        "region_cert": None if advert.region_cert is None else advert.region_cert.hex(),
+        "addrs": list(advert.addrs),
+    }
+
+
+def advert_vectors() -> dict[str, Any]:
+    cases = [
+        ("reference-8-models-2-addrs-region", reference_advert()),
+        (
+            "minimal",
+            reference_advert(
+                models=(), addrs=(), region="", departure_ms=None, state=VehicleState.PARKED, seq=0
+            ),
+        ),
+        (
+            "driving-with-region-cert",
+            reference_advert(
+                state=VehicleState.DRIVING, free_slots=0, region_cert=bytes(range(96)), models=()
+            ),
+        ),
+    ]
+    valid = []
+    for name, advert in cases:
+        signed = sign_advert(NODE, advert)
+        valid.append(
+            {
+                "name": name,
+                "seed": SEED_NODE.hex(),
+                "wire": signed.wire.hex(),
+                "payload": advert.to_payload().hex(),
+                "wire_size": len(signed.wire),
+                "peer_id": signed.peer_id,
+                "payload_value": jsonish(codec.decode(advert.to_payload(), ADVERT_LIMITS)),
+                "fields": advert_fields(advert),
+            }
+        )
+
+    good = sign_advert(NODE, reference_advert())
+    forged = bytes([good.wire[0]]) + FORGER.public_key + good.wire[33:]
+    payload = reference_advert().to_payload()
+    doc = msgpack.unpackb(payload, raw=False)
+
+    def sealed(document: Any, *, canonical: bool = True) -> bytes:
+        data = codec.encode(document) if canonical else raw(document)
+        return seal(NODE, Domain.ADVERT, data).to_bytes()
+
+    oversize_doc = dict(
+        doc, mdl=[bytes(32)] * 8, addr=["/dns4/" + "a" * 90] * 4, cert=bytes(256), reg="r" * 64
+    )
+    invalid_cases = [
+        (
+            "forged-signer-key",
+            forged,
+            "SignatureError",
+            "valid advert with the signer key replaced by the forger's",
+        ),
+        (
+            "signed-as-manifest",
+            seal(NODE, Domain.MANIFEST, payload).to_bytes(),
+            "SignatureError",
+            "payload signed under p2pfleet/manifest/1",
+        ),
+        (
+            "oversize-envelope",
+            sealed(oversize_doc),
+            "LimitExceededError",
+            "envelope longer than MAX_ADVERT_BYTES",
+        ),
+        ("battery-over-100", sealed(dict(doc, bat=101)), "DecodeError", "bat is 0..100"),
+        ("ttl-zero", sealed(dict(doc, ttl=0)), "DecodeError", "ttl is 1..3600000"),
+        ("ttl-over-max", sealed(dict(doc, ttl=3_600_001)), "DecodeError", "ttl is 1..3600000"),
+        ("unknown-state", sealed(dict(doc, st="flying")), "DecodeError", "st is an enum"),
+        ("version-2", sealed(dict(doc, v=2)), "DecodeError", "only v = 1 is defined"),
+        ("owner-31-bytes", sealed(dict(doc, own=bytes(31))), "DecodeError", "own is 32 bytes"),
+        (
+            "model-not-digest",
+            sealed(dict(doc, mdl=[b"short"])),
+            "DecodeError",
+            "mdl items are 32-byte digests",
+        ),
+        (
+            "nine-models",
+            sealed(dict(doc, mdl=[bytes(32)] * 9)),
+            "DecodeError",
+            "at most MAX_ADVERT_MODELS models",
+        ),
+        (
+            "five-addrs",
+            sealed(dict(doc, addr=["/ip4/10.0.0.1/tcp/1"] * 5)),
+            "DecodeError",
+            "at most MAX_ADVERT_ADDRS addrs",
+        ),
+        (
+            "seq-missing",
+            sealed({k: v for k, v in doc.items() if k != "seq"}),
+            "DecodeError",
+            "seq is required",
+        ),
+        (
+            "payload-not-canonical",
+            sealed(dict(reversed(list(doc.items()))), canonical=False),
+            "DecodeError",
+            "signed payload with keys in reverse order",
+        ),
+        ("payload-not-a-map", sealed([1, 2]), "DecodeError", "payload is an array"),
+    ]
+    invalid = []
+    for name, wire, error, why in invalid_cases:
+        expect_error(lambda w=wire: verify_advert(w), error, name)  # type: ignore[misc]
+        invalid.append({"name": name, "wire": wire.hex(), "error": error, "why": why})
+
+    # receiver rules: offer these, in order, to one empty peer table
+    def at(seq: int, issued: int, ttl: int = 60_000) -> str:
+        return sign_advert(
+            NODE, reference_advert(seq=seq, issued_at_ms=issued, ttl_ms=ttl)
+        ).wire.hex()
+
+    receiver = [
+        {"wire": at(42, T0), "now_ms": T0 + 1_000, "verdict": "accepted"},
+        {"wire": at(42, T0), "now_ms": T0 + 2_000, "verdict": "replayed"},
+        {"wire": at(41, T0 + 1_500), "now_ms": T0 + 2_000, "verdict": "replayed"},
+        {
+            "wire": at(43, T0 + 10_000 + MAX_CLOCK_SKEW_MS + 1),
+            "now_ms": T0 + 10_000,
+            "verdict": "from-future",
+        },
+        {
+            "wire": at(44, T0 + 10_000 + MAX_CLOCK_SKEW_MS),
+            "now_ms": T0 + 10_000,
+            "verdict": "accepted",
+        },
+        {"wire": at(45, T0, ttl=20_000), "now_ms": T0 + 20_000, "verdict": "expired"},
+        {"wire": at(45, T0 + 19_000, ttl=20_000), "now_ms": T0 + 20_000, "verdict": "accepted"},
+    ]
+    return {
+        **header("availability advert", "advert.md"),
+        "max_advert_bytes": MAX_ADVERT_BYTES,
+        "max_clock_skew_ms": MAX_CLOCK_SKEW_MS,
+        "valid": valid,
+        "invalid": invalid,
+        "receiver_sequence": receiver,
+    }
+
+
+# -- manifests -------------------------------------------------------------------
+
+
+def reference_manifest(**changes: Any) -> Manifest:
+    fields: dict[str, Any] = {
+        "submitter": SUBMITTER.public_key,
+        "nonce": bytes(range(16)),
+        "created_at_ms": T0,
+        "deadline_ms": T0 + 3_600_000,
+        "task": "classify-image",
+        "model": hashlib.sha256(b"model-0").digest(),
+        "runtime": "p2pfleet-int8/1",
+        "runtime_settings": (("threads", "1"), ("layout", "nhwc")),
+        "shards": (
+            ShardSpec(input_hash=hashlib.sha256(SHARD_INPUT).digest(), items=4),
+            ShardSpec(input_hash=hashlib.sha256(b"shard-1").digest(), items=3),
+        ),
+        "replication": ReplicationPolicy(replicas=3, max_replicas=6),
+        "regions": ("eu-west-paris", "eu-west-lyon"),
+    }
+    fields.update(changes)
+    return Manifest(**fields)
+
+
+def manifest_fields(manifest: Manifest) -> dict[str, Any]:
+    return {
+        "submitter": manifest.submitter.hex(),
+        "nonce": manifest.nonce.hex(),
+        "created_at_ms": manifest.created_at_ms,
+        "deadline_ms": manifest.deadline_ms,
+        "task": manifest.task,
+        "model": manifest.model.hex(),
+        "runtime": manifest.runtime,
+        "runtime_settings": dict(manifest.runtime_settings),
+        "shards": [{"input_hash": s.input_hash.hex(), "items": s.items} for s in manifest.shards],
+        "replication": {
+            "name": manifest.replication.name,
+            "replicas": manifest.replication.replicas,
+            "max_replicas": manifest.replication.max_replicas,
+        },
+        "regions": list(manifest.regions),
+    }
+
+
+def manifest_vectors() -> dict[str, Any]:
+    valid = []
+    for name, manifest in [
+        ("reference", reference_manifest()),
+        (
+            "any-region-one-shard",
+            reference_manifest(
+                regions=(),
+                runtime_settings=(),
+                shards=reference_manifest().shards[:1],
+                replication=ReplicationPolicy(),
+            ),
+        ),
+    ]:
+        signed = sign_manifest(SUBMITTER, manifest)
+        payload = manifest.to_payload()
+        valid.append(
+            {
+                "name": name,
+                "seed": SEED_SUBMITTER.hex(),
+                "wire": signed.wire.hex(),
+                "payload": payload.hex(),
+                "job_id": signed.job_id.hex(),
+                "payload_value": jsonish(codec.decode(payload, CONTROL_LIMITS)),
+                "fields": manifest_fields(manifest),
+            }
+        )
+
+    payload = reference_manifest().to_payload()
+    doc = msgpack.unpackb(payload, raw=False)
+
+    def sealed(document: Any, identity: Identity = SUBMITTER) -> bytes:
+        return seal(identity, Domain.MANIFEST, codec.encode(document)).to_bytes()
+
+    invalid_cases = [
+        (
+            "signer-is-not-submitter",
+            sealed(doc, FORGER),
+            "DecodeError",
+            "validly signed by a key other than `sub`",
+        ),
+        (
+            "signed-as-advert",
+            seal(SUBMITTER, Domain.ADVERT, payload).to_bytes(),
+            "SignatureError",
+            "payload signed under p2pfleet/advert/1",
+        ),
+        (
+            "unknown-key",
+            sealed(dict(doc, extra=1)),
+            "DecodeError",
+            "a key outside the schema: job_id would not name the signed bytes",
+        ),
+        (
+            "deadline-not-after-creation",
+            sealed(dict(doc, dl=doc["at"])),
+            "DecodeError",
+            "dl must be > at",
+        ),
+        (
+            "replicas-over-max",
+            sealed(dict(doc, rep={"p": "exact-unanimous", "k": 4, "max": 3})),
+            "DecodeError",
+            "k <= max",
+        ),
+        (
+            "unknown-policy",
+            sealed(dict(doc, rep={"p": "majority", "k": 2, "max": 3})),
+            "DecodeError",
+            "p is an enum",
+        ),
+        ("unknown-task", sealed(dict(doc, task="mine-coins")), "DecodeError", "task is an enum"),
+        ("no-shards", sealed(dict(doc, shards=[])), "DecodeError", "1..MAX_SHARDS shards"),
+        (
+            "setting-not-str",
+            sealed(dict(doc, rts={"threads": 1})),
+            "DecodeError",
+            "runtime settings map str to str",
+        ),
+        ("version-2", sealed(dict(doc, v=2)), "DecodeError", "only v = 1 is defined"),
+    ]
+    invalid = []
+    for name, wire, error, why in invalid_cases:
+        expect_error(lambda w=wire: verify_manifest(w), error, name)  # type: ignore[misc]
+        invalid.append({"name": name, "wire": wire.hex(), "error": error, "why": why})
+    return {**header("task manifest", "manifest.md"), "valid": valid, "invalid": invalid}
+
+
+# -- task stream -------------------------------------------------------------------
+
+
+def message_fields(message: TaskMessage) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": type(message).__name__}
+    for name in getattr(message, "__slots__", ()):
+        value = getattr(message, name)
+        out[name] = value.hex() if isinstance(value, bytes) else str(value)
+        if isinstance(value, int):
+            out[name] = value
+    return out
+
+
+def task_vectors() -> dict[str, Any]:
+    manifest = sign_manifest(SUBMITTER, reference_manifest())
+    job = manifest.job_id
+    out_hash = hashlib.sha256(SHARD_OUTPUT).digest()
+    messages: list[tuple[str, TaskMessage]] = [
+        ("assign", Assign(manifest_wire=manifest.wire, shard=0, input_zstd=SHARD_INPUT_ZSTD)),
+        ("accept", Accept(estimated_ms=12_000)),
+        ("reject", Reject(reason=RejectReason.BATTERY_LOW, detail="battery 18% < 30%")),
+        ("reject-empty-detail", Reject(reason=RejectReason.REGION_NOT_ALLOWED)),
+        ("commit", sign_commit(NODE, job, 0, out_hash)),
+        ("reveal", RevealRequest()),
+        ("result", sign_result(NODE, job, 0, SHARD_OUTPUT, SHARD_OUTPUT_ZSTD, 9_500)),
+        ("abandon", sign_abandon(NODE, job, 0, RejectReason.DRIVING)),
+        ("error", ErrorMessage(code="internal", detail="executor crashed")),
+    ]
+    valid = []
+    for name, message in messages:
+        data = encode_message(message)
+        entry: dict[str, Any] = {
+            "name": name,
+            "frame": data.hex(),
+            "frame_value": jsonish(codec.decode(data, BULK_LIMITS)),
+            "fields": message_fields(decode_message(data)),
+        }
+        if name in ("commit", "result", "abandon"):
+            entry["seed"] = SEED_NODE.hex()
+            signed_wire: bytes = getattr(message, "wire")  # noqa: B009
+            entry["signed_payload"] = signed_wire[HEADER_SIZE:].hex()
+            entry["signed_payload_value"] = jsonish(
+                codec.decode(signed_wire[HEADER_SIZE:], BULK_LIMITS)
+            )
+        valid.append(entry)
+
+    commit = sign_commit(NODE, job, 0, out_hash)
+    flipped = bytearray(commit.wire)
+    flipped[40] ^= 0x80
+
+    def frame(document: Any) -> bytes:
+        return codec.encode(document)
+
+    def env(domain: Domain, document: Any) -> bytes:
+        return seal(NODE, domain, codec.encode(document)).to_bytes()
+
+    commit_doc = {"v": 1, "job": job, "shard": 0, "out": out_hash}
+    bad_output = sign_result(NODE, job, 0, SHARD_OUTPUT + b"!", SHARD_OUTPUT_ZSTD, 1)
+    invalid_cases = [
+        ("unknown-type", frame({"t": "cancel"}), "DecodeError", "t is an enum"),
+        ("type-missing", frame({"est": 1}), "DecodeError", "every frame has t"),
+        ("not-a-map", frame(["accept", 1]), "DecodeError", "a frame is a map"),
+        (
+            "not-canonical",
+            raw({"t": "accept", "est": 1}),
+            "DecodeError",
+            "keys in insertion order, not sorted",
+        ),
+        ("accept-negative-estimate", frame({"t": "accept", "est": -1}), "DecodeError", "est >= 0"),
+        (
+            "reject-unknown-reason",
+            frame({"t": "reject", "why": "bored", "detail": ""}),
+            "DecodeError",
+            "why is a RejectReason",
+        ),
+        (
+            "reject-detail-missing",
+            frame({"t": "reject", "why": "busy"}),
+            "DecodeError",
+            "detail is required (may be empty)",
+        ),
+        (
+            "assign-negative-shard",
+            frame({"t": "assign", "man": manifest.wire, "shard": -1, "in": SHARD_INPUT_ZSTD}),
+            "DecodeError",
+            "shard >= 0",
+        ),
+        (
+            "commit-flipped-signature",
+            frame({"t": "commit", "env": bytes(flipped)}),
+            "SignatureError",
+            "one signature bit flipped",
+        ),
+        (
+            "commit-signed-as-result",
+            frame({"t": "commit", "env": env(Domain.RESULT, commit_doc)}),
+            "SignatureError",
+            "commit payload signed under p2pfleet/result/1",
+        ),
+        (
+            "commit-version-2",
+            frame({"t": "commit", "env": env(Domain.COMMIT, dict(commit_doc, v=2))}),
+            "DecodeError",
+            "only v = 1 is defined",
+        ),
+        (
+            "commit-job-31-bytes",
+            frame({"t": "commit", "env": env(Domain.COMMIT, dict(commit_doc, job=job[:31]))}),
+            "DecodeError",
+            "job is 32 bytes",
+        ),
+        (
+            "abandon-unknown-reason",
+            frame(
+                {
+                    "t": "abandon",
+                    "env": env(Domain.ABANDON, {"v": 1, "job": job, "shard": 0, "why": "bored"}),
+                }
+            ),
+            "DecodeError",
+            "why is a RejectReason",
+        ),
+        (
+            "commit-envelope-truncated",
+            frame({"t": "commit", "env": commit.wire[:50]}),
+            "DecodeError",
+            "envelope shorter than its header",
+        ),
+    ]
+    invalid = []
+    for name, data, error, why in invalid_cases:
+        expect_error(lambda d=data: decode_message(d), error, name)  # type: ignore[misc]
+        invalid.append({"name": name, "frame": data.hex(), "error": error, "why": why})
+
+    # decodes, but the revealed bytes do not hash to the signed output hash
+    expect_error(lambda: bad_output.output(), "DecodeError", "result-output-mismatch")
+    mismatch = {
+        "name": "result-output-mismatch",
+        "frame": encode_message(bad_output).hex(),
+        "error": "DecodeError",
+        "why": "decompressed output does not hash to the signed `out`",
+    }
+    transitions = [
+        {
+            "state": state.value,
+            "message": message.__name__,
+            "sender": role.value,
+            "next": next_state.value,
+        }
+        for (state, message, role), next_state in _TRANSITIONS.items()
+    ]
+    return {
+        **header("task stream /p2pfleet/task/0.1.0", "task.md"),
+        "reject_reasons": [reason.value for reason in RejectReason],
+        "transitions": transitions,
+        "valid": valid,
+        "invalid": invalid,
+        "invalid_output": [mismatch],
+    }
+
+
+# -- driver ------------------------------------------------------------------------
+
+GENERATORS: dict[str, Callable[[], dict[str, Any]]] = {
+    "codec.json": codec_vectors,
+    "identity.json": identity_vectors,
+    "envelope.json": envelope_vectors,
+    "advert.json": advert_vectors,
+    "manifest.json": manifest_vectors,
+    "task.json": task_vectors,
+}
+
+
+def render() -> dict[str, str]:
+    _check_fixed_inputs()
+    return {
+        name: json.dumps(build(), indent=1, ensure_ascii=False) + "\n"
+        for name, build in GENERATORS.items()
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if protocol/vectors differs from what would be written",
+    )
+    parser.add_argument("--out", type=Path, default=VECTOR_DIR, help="output directory")
+    args = parser.parse_args(argv)
+    rendered = render()
+    if args.check:
+        stale = [
+            name
+            for name, text in rendered.items()
+            if not (args.out / name).is_file()
+            or (args.out / name).read_text(encoding="utf-8") != text
+        ]
+        extra = sorted(p.name for p in args.out.glob("*.json") if p.name not in rendered)
+        for name in stale:
+            print(f"stale or missing: {args.out / name}", file=sys.stderr)
+        for name in extra:
+            print(
+                f"not generated (remove it or add a generator): {args.out / name}", file=sys.stderr
+            )
+        if stale or extra:
+            print("run: python tools/gen_vectors.py", file=sys.stderr)
+            return 1
+        print(f"{len(rendered)} vector files are up to date")
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, text in rendered.items():
+        (args.out / name).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
