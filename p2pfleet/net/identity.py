@@ -61,11 +61,16 @@ def peer_id_from_public_key(public_key: bytes) -> str:
 
 
 def parse_peer_id(peer_id: str) -> Any:
-    """Parse a base58 PeerId string into a libp2p `ID`; ValueError if invalid."""
+    """Parse an Ed25519 PeerId string (`12D3KooW...`) into a libp2p `ID`.
+
+    ValueError if it is not one: p2pfleet peers are Ed25519 only.
+    """
     try:
-        return ID.from_base58(peer_id)
+        parsed = ID.from_base58(peer_id)
+        ed25519_public_key_of(parsed)
     except Exception as exc:
-        raise ValueError(f"not a valid base58 peer id: {peer_id!r}") from exc
+        raise ValueError(f"not a valid Ed25519 peer id: {peer_id!r}") from exc
+    return parsed
 
 
 def ed25519_public_key_of(peer_id: Any) -> bytes:

@@ -66,8 +66,8 @@ def _random_conv(kind: str, cin: int, cout: int, stride: int, seed: int) -> Quan
     shape = {"stem": (9 * cin, cout), "dw": (3, 3, cout), "pw": (cin, cout)}[kind]
     return QuantConv(
         name="t",
-        kind=kind,
-        stride=stride,  # type: ignore[arg-type]
+        kind=kind,  # type: ignore[arg-type]
+        stride=stride,
         weight=rng.integers(-127, 128, size=shape).astype(np.int8),
         bias=rng.integers(-5000, 5000, size=cout).astype(np.int32),
         multiplier=rng.integers(2**30, 2**31 - 1, size=cout).astype(np.int32),
