@@ -71,9 +71,9 @@ class ShardQuorum:
             return QuorumDecision(QuorumStatus.PENDING)
         room = self.max_replicas - self.assigned + self.lost
         needed = missing - outstanding
-        if room <= 0:
+        if needed > room:  # even unanimous new replicas could not reach the quorum
             return QuorumDecision(QuorumStatus.FAILED)
-        return QuorumDecision(QuorumStatus.NEED_MORE, replicas_to_add=min(needed, room))
+        return QuorumDecision(QuorumStatus.NEED_MORE, replicas_to_add=needed)
 
     def tally(self) -> Counter[bytes]:
         return Counter(self.votes.values())

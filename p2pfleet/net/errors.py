@@ -16,11 +16,12 @@ class NetError(Exception):
 class DialError(NetError):
     """A peer could not be reached.
 
-    The message names the peer and the addresses tried. py-libp2p remembers a
-    peer whose every address failed for 60 s (its negative dial cache) and
-    refuses to dial it again until then. `FleetHost.connect(addr)` and
-    `FleetHost.add_peer_addrs()` lift that block, since the caller brings
-    (possibly new) addresses; a bare `open_stream()` to such a peer fails fast.
+    The message names the peer, the addresses tried and what to check.
+    py-libp2p remembers a peer whose every address failed for 60 s (its
+    negative dial cache) and refuses to dial it again until then: a bare
+    `FleetHost.open_stream()` to such a peer fails fast. `FleetHost.connect()`
+    (and `connect_retrying()`) lift the block, as does `add_peer_addrs()` with
+    an address not known before.
     """
 
 

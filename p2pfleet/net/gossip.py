@@ -37,7 +37,7 @@ GOSSIP_PROTOCOLS = (PROTOCOL_ID_V12, PROTOCOL_ID_V11, PROTOCOL_ID)
 LEAVE_TIMEOUT = 2.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True)
 class GossipConfig:
     """GossipSub parameters (see protocol/transport.md, "Gossip").
 
@@ -81,7 +81,7 @@ class GossipConfig:
             raise ValueError("gossip queue sizes and max message size must be >= 1")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True)
 class GossipMessage:
     """One received gossip message; `sender` is the signing origin's PeerId."""
 
@@ -151,7 +151,7 @@ class _Topic:
     subscribers: set[_LocalSubscriber] = field(default_factory=set)
 
 
-class Subscription:
+class Subscription(AsyncIterator[GossipMessage]):
     """Messages of one topic for one local subscriber; an async iterator.
 
     Iteration ends when the subscription or its host closes.

@@ -14,7 +14,6 @@ nested ExceptionGroups flattened (pitfall 6).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,7 +25,6 @@ from libp2p import new_host
 from libp2p.custom_types import TProtocol
 from libp2p.host.exceptions import StreamFailure
 from libp2p.network.config import ConnectionConfig, RetryConfig
-from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.protocol_muxer.exceptions import MultiselectClientError
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
@@ -34,6 +32,12 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 
+from p2pfleet.net.addresses import (
+    check_protocol_id,
+    parse_multiaddr,
+    parse_peer_addr,
+    parse_tcp_multiaddr,
+)
 from p2pfleet.net.errors import (
     DialError,
     NetError,
@@ -64,10 +68,9 @@ StreamHandler = Callable[[FramedStream], Awaitable[None]]
 CLOSE_TIMEOUT = 5.0
 RESET_TIMEOUT = 2.0
 PEER_POLL_INTERVAL = 0.05
-_PROTOCOL_ID_RE = re.compile(r"/[\x21-\x7e]{1,200}")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True)
 class HostConfig:
     """How to run one host. `seed` is the node's secret identity (never logged).
 
@@ -96,9 +99,9 @@ class HostConfig:
         if not self.listen_addrs:
             raise ValueError("HostConfig.listen_addrs is empty: give at least one address")
         for addr in self.listen_addrs:
-            _parse_multiaddr(addr)
+            parse_multiaddr(addr)
         for addr in self.bootstrap:
-            _parse_peer_addr(addr)
+            parse_peer_addr(addr)
         if self.dial_timeout <= 0 or self.dial_retries < 0:
             raise ValueError("HostConfig.dial_timeout must be > 0 and dial_retries >= 0")
         if not (
@@ -170,18 +173,19 @@ class FleetHost:
     def add_peer_addrs(self, peer_id: str, addrs: Sequence[str]) -> None:
         """Teach the peerstore where `peer_id` listens (e.g. from a signed advert).
 
-        Addresses may be given with or without a `/p2p/<peer_id>` suffix; an
+        Addresses may be given with or without a `/p2p/<peer_id>` suffix. An
         address that is not `/ip4|ip6|dns*/<host>/tcp/<port>`, or that names
         another peer, is skipped (logged at debug): py-libp2p lets one junk
-        address hide a peer's loopback and private addresses. Known addresses do not expire. Lifts libp2p's 60 s block on
-        the peer after a failed dial (pitfall 7).
+        address hide a peer's loopback and private addresses. Known addresses
+        do not expire. A new address lifts libp2p's 60 s block on the peer
+        after a failed dial (pitfall 7).
         """
         self._check_open()
         peer = parse_peer_id(peer_id)
         good: list[Any] = []
         for addr in addrs:
             try:
-                parsed = _parse_tcp_multiaddr(addr)
+                parsed = parse_tcp_multiaddr(addr)
                 named = parsed.get_peer_id()
                 if named is not None:
                     if named != peer_id:
@@ -190,9 +194,16 @@ class FleetHost:
                 good.append(parsed)
             except ValueError as exc:
                 logger.debug("skipping address %r of %s: %s", addr, peer_id, exc)
-        if good:
-            self._host.get_peerstore().add_addrs(peer, good, 0)
-            self._swarm.unblock_peer(peer)
+        if not good:
+            return
+        peerstore = self._host.get_peerstore()
+        try:
+            known = {str(a) for a in peerstore.addrs(peer)}
+        except Exception:  # PeerStoreError: peer unknown or its addresses expired
+            known = set()
+        peerstore.add_addrs(peer, good, 0)
+        if any(str(a) not in known for a in good):
+            self._swarm.unblock_peer(peer)  # new addresses: worth dialing again now
 
     async def connect(self, addr: str) -> str:
         """Dial a full multiaddr (`.../p2p/<peer id>`); return the peer id.
@@ -201,7 +212,7 @@ class FleetHost:
         reached or is not the peer the address names.
         """
         self._check_open()
-        info = _parse_peer_addr(addr)
+        info = parse_peer_addr(addr)
         peer_id = str(info.peer_id.to_base58())
         if peer_id == self.peer_id:
             raise ValueError(f"{addr} is this host's own address")
@@ -262,7 +273,7 @@ class FleetHost:
         reset, and the host keeps serving; trio.Cancelled passes through.
         """
         self._check_open()
-        _check_protocol_id(protocol_id)
+        check_protocol_id(protocol_id)
 
         async def guarded(net_stream: Any) -> None:
             await self._serve(net_stream, protocol_id, handler)
@@ -283,7 +294,7 @@ class FleetHost:
         serve `protocol_id`.
         """
         self._check_open()
-        _check_protocol_id(protocol_id)
+        check_protocol_id(protocol_id)
         peer = parse_peer_id(peer_id)
         if peer_id == self.peer_id:
             raise ValueError("cannot open a stream to this host itself")
@@ -485,7 +496,7 @@ async def open_hosts(cfgs: Sequence[HostConfig]) -> AsyncIterator[list[FleetHost
 async def _running_host(cfg: HostConfig) -> AsyncIterator[FleetHost]:
     quiet_libp2p_submodules()
     key_pair = key_pair_from_seed(cfg.seed)
-    listen = [_parse_multiaddr(a) for a in cfg.listen_addrs]
+    listen = [parse_multiaddr(a) for a in cfg.listen_addrs]
     libp2p_host = new_host(
         key_pair=key_pair,
         sec_opt={
@@ -648,43 +659,3 @@ def _stream_open_error(exc: BaseException, peer_id: str, protocol_id: str) -> Ne
         f"could not open a {protocol_id} stream to {peer_id}: {describe(exc)}. "
         "The connection may have dropped; retry after reconnecting."
     )
-
-
-def _check_protocol_id(protocol_id: str) -> None:
-    if not isinstance(protocol_id, str) or not _PROTOCOL_ID_RE.fullmatch(protocol_id):
-        raise ValueError(
-            f"protocol id must be '/'-prefixed printable ASCII without spaces, like "
-            f"'/p2pfleet/task/0.1.0'; got {protocol_id!r}"
-        )
-
-
-def _parse_multiaddr(addr: str) -> Any:
-    try:
-        return multiaddr.Multiaddr(addr)
-    except Exception as exc:
-        raise ValueError(f"not a valid multiaddr: {addr!r} ({exc})") from exc
-
-
-_DIALABLE_HOSTS = frozenset({"ip4", "ip6", "dns", "dns4", "dns6"})
-
-
-def _parse_tcp_multiaddr(addr: str) -> Any:
-    """Parse `/ip4|ip6|dns*/<host>/tcp/<port>[/p2p/<id>]`, the only form we dial."""
-    parsed = _parse_multiaddr(addr)
-    names = [p.name for p in parsed.protocols()]
-    if names[-1:] == ["p2p"]:
-        names = names[:-1]
-    if len(names) != 2 or names[0] not in _DIALABLE_HOSTS or names[1] != "tcp":
-        raise ValueError(f"{addr!r} is not a TCP address like /ip4/<address>/tcp/<port>")
-    return parsed
-
-
-def _parse_peer_addr(addr: str) -> Any:
-    parsed = _parse_tcp_multiaddr(addr)
-    try:
-        return info_from_p2p_addr(parsed)
-    except Exception as exc:
-        raise ValueError(
-            f"{addr!r} must be a full multiaddr ending in /p2p/<peer id>, like "
-            f"/ip4/127.0.0.1/tcp/4001/p2p/12D3KooW... ({exc})"
-        ) from exc

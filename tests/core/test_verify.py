@@ -100,3 +100,12 @@ def test_unanimity_of_k_means_k_distinct_owners() -> None:
         assert q.decide().status is QuorumStatus.PENDING
         q.record_vote(node(k), owner(k), H1)
         assert q.decide().status is QuorumStatus.ACCEPTED
+
+
+def test_fails_at_once_when_the_cap_cannot_produce_agreement() -> None:
+    # k=3, cap 4: three different answers leave one slot, but two more votes are needed.
+    quorum = ShardQuorum(replicas=3, max_replicas=4)
+    quorum.place(3)
+    for index, digest in enumerate((b"a" * 32, b"b" * 32, b"c" * 32)):
+        quorum.record_vote(bytes([index]) * 32, bytes([index]) * 32, digest)
+    assert quorum.decide().status is QuorumStatus.FAILED

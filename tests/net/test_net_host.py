@@ -344,3 +344,12 @@ async def test_add_peer_addrs_skips_junk_from_adverts() -> None:
         assert await request(a, b.peer_id, b"via advert") == b"echo:via advert"
         with pytest.raises(ValueError, match="peer id"):
             a.add_peer_addrs("junk", b.listen_addrs())
+
+
+async def test_port_in_use_is_a_clear_error() -> None:
+    async with open_host(config("a", gossip=None)) as a:
+        port = port_of(a.listen_addrs()[0])
+        taken = HostConfig(seed=seed("b"), listen_addrs=(f"/ip4/127.0.0.1/tcp/{port}",))
+        with pytest.raises(NetError, match="could not listen"):
+            async with open_host(taken):
+                pass
