@@ -124,7 +124,9 @@ async def _demo(args: argparse.Namespace, base: Path) -> dict[str, Any]:
             n.peer_id: n.setup.name + (" (faulty)" if n.setup.fault else "") for n in fleet.nodes
         }
         for node in fleet.nodes:
-            _step(started, f"  {node.setup.name}  {node.peer_id}  {node.addrs[0]}")
+            _step(
+                started, f"  {node.setup.name}  {node.peer_id}  {node.addrs[0].split('/p2p/')[0]}"
+            )
         config = ClientConfig(data_dir=base / "submitter", bootstrap=tuple(fleet.bootstrap))
         async with open_client(config) as client:
             client.store.put(cache.get(model_hash))

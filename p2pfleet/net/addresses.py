@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import multiaddr
+import trio
 from libp2p.peer.peerinfo import info_from_p2p_addr
+
+from p2pfleet.net.errors import NetError
 
 _PROTOCOL_ID_RE = re.compile(r"/[\x21-\x7e]{1,200}")
 
@@ -52,3 +56,35 @@ def parse_peer_addr(addr: str) -> Any:
             f"{addr!r} must be a full multiaddr ending in /p2p/<peer id>, like "
             f"/ip4/127.0.0.1/tcp/4001/p2p/12D3KooW... ({exc})"
         ) from exc
+
+
+async def check_ports_free(listen: Sequence[Any]) -> None:
+    """Refuse a fixed listen port another socket holds.
+
+    py-libp2p listens with SO_REUSEPORT, so a second node on the same port
+    would start fine and the kernel would split incoming connections between
+    the two. A probe without SO_REUSEPORT fails if the port is taken.
+    """
+    for addr in listen:
+        ip4, ip6, port = (_value(addr, name) for name in ("ip4", "ip6", "tcp"))
+        if port in (None, "0") or (ip4 is None and ip6 is None):
+            continue
+        family = trio.socket.AF_INET if ip4 is not None else trio.socket.AF_INET6
+        with trio.socket.socket(family, trio.socket.SOCK_STREAM) as probe:
+            # SO_REUSEADDR only tolerates TIME_WAIT leftovers of a restart.
+            probe.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_REUSEADDR, 1)
+            try:
+                await probe.bind((ip4 or ip6, int(port)))
+            except OSError as exc:
+                raise NetError(
+                    f"could not listen on {addr}: {exc.strerror or exc}. Is another node "
+                    "or program using that port? Pick another port or stop it."
+                ) from exc
+
+
+def _value(addr: Any, protocol: str) -> str | None:
+    try:
+        value = addr.value_for_protocol(protocol)
+    except Exception:  # ProtocolLookupError: the address has no such part
+        return None
+    return None if value is None else str(value)

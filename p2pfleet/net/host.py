@@ -23,9 +23,7 @@ import multiaddr
 import trio
 from libp2p import new_host
 from libp2p.custom_types import TProtocol
-from libp2p.host.exceptions import StreamFailure
 from libp2p.network.config import ConnectionConfig, RetryConfig
-from libp2p.protocol_muxer.exceptions import MultiselectClientError
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
@@ -33,15 +31,16 @@ from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 
 from p2pfleet.net.addresses import (
+    check_ports_free,
     check_protocol_id,
     parse_multiaddr,
     parse_peer_addr,
     parse_tcp_multiaddr,
 )
+from p2pfleet.net.error_mapping import reraise_if_not_error, split_errors, stream_open_error
 from p2pfleet.net.errors import (
     DialError,
     NetError,
-    ProtocolNegotiationError,
     describe,
     leaf_exceptions,
 )
@@ -60,13 +59,12 @@ from p2pfleet.net.identity import (
 )
 from p2pfleet.net.logs import quiet_libp2p_submodules
 from p2pfleet.net.streams import FramedStream
+from p2pfleet.net.teardown import close_libp2p_host, reset_quietly, stop_seen_cache_thread
 
 logger = logging.getLogger(__name__)
 
 StreamHandler = Callable[[FramedStream], Awaitable[None]]
 
-CLOSE_TIMEOUT = 5.0
-RESET_TIMEOUT = 2.0
 PEER_POLL_INTERVAL = 0.05
 
 
@@ -220,7 +218,7 @@ class FleetHost:
         try:
             await self._host.connect(info)
         except BaseException as exc:
-            _reraise_if_not_error(exc)
+            reraise_if_not_error(exc)
             raise DialError(
                 f"could not connect to {peer_id} at {addr}: {describe(exc)}. "
                 "Check that the peer runs and listens there, that the /p2p/ id is its "
@@ -260,7 +258,7 @@ class FleetHost:
         try:
             await self._host.disconnect(parse_peer_id(peer_id))
         except BaseException as exc:
-            _reraise_if_not_error(exc)
+            reraise_if_not_error(exc)
             logger.debug("disconnecting %s: %s", peer_id, describe(exc))
 
     # -- streams -------------------------------------------------------------
@@ -303,14 +301,14 @@ class FleetHost:
         try:
             net_stream = await self._host.new_stream(peer, [TProtocol(protocol_id)])
         except BaseException as exc:
-            _reraise_if_not_error(exc)
-            raise _stream_open_error(exc, peer_id, protocol_id) from exc
+            reraise_if_not_error(exc)
+            raise stream_open_error(exc, peer_id, protocol_id) from exc
         try:
             stream = FramedStream(
                 net_stream, protocol_id, on_frame_rejected=self._counters.count_rejected_frame
             )
         except ValueError as exc:
-            await _reset_quietly(net_stream)
+            await reset_quietly(net_stream)
             raise NetError(f"refusing stream to {peer_id}: {exc}") from exc
         self._counters.streams_opened += 1
         return stream
@@ -395,7 +393,7 @@ class FleetHost:
         try:
             await self._swarm.dial_peer(peer)
         except BaseException as exc:
-            _reraise_if_not_error(exc)
+            reraise_if_not_error(exc)
             raise DialError(
                 f"could not reach peer {peer_id} at {', '.join(tried)}: {describe(exc)}. "
                 "Check the peer is up and the addresses are current; after a failed dial "
@@ -410,12 +408,12 @@ class FleetHost:
             )
         except ValueError as exc:
             logger.warning("refusing inbound %s stream: %s", protocol_id, exc)
-            await _reset_quietly(net_stream)
+            await reset_quietly(net_stream)
             return
         try:
             await handler(stream)
         except BaseException as exc:
-            errors, rest = _split_errors(exc)
+            errors, rest = split_errors(exc)
             if errors is not None:
                 self._counters.handler_errors += 1
                 if all(isinstance(leaf, NetError) for leaf in leaf_exceptions(errors)):
@@ -497,6 +495,7 @@ async def _running_host(cfg: HostConfig) -> AsyncIterator[FleetHost]:
     quiet_libp2p_submodules()
     key_pair = key_pair_from_seed(cfg.seed)
     listen = [parse_multiaddr(a) for a in cfg.listen_addrs]
+    await check_ports_free(listen)
     libp2p_host = new_host(
         key_pair=key_pair,
         sec_opt={
@@ -549,10 +548,10 @@ async def _running_host(cfg: HostConfig) -> AsyncIterator[FleetHost]:
                 # and explicitly, or the listener survives (pitfall 2).
                 if host is not None:
                     host._closed = True
-                await _close_libp2p_host(libp2p_host)
+                await close_libp2p_host(libp2p_host)
     finally:
         if pubsub is not None:
-            _stop_seen_cache_thread(pubsub)
+            stop_seen_cache_thread(pubsub)
 
 
 async def _poll_until(current: Callable[[], list[str]], count: int) -> list[str]:
@@ -579,83 +578,3 @@ async def _dial_bootstrap(host: FleetHost, cfg: HostConfig) -> None:
     async with trio.open_nursery() as nursery:
         for addr in cfg.bootstrap:
             nursery.start_soon(dial, addr)
-
-
-async def _close_libp2p_host(libp2p_host: Any) -> None:
-    """Close all connections concurrently (each costs ~0.1 s in libp2p), then the host."""
-    with trio.move_on_after(CLOSE_TIMEOUT) as scope:
-        scope.shield = True
-        swarm = libp2p_host.get_network()
-        try:
-            async with trio.open_nursery() as nursery:
-                for conns in list(swarm.connections.values()):
-                    for conn in list(conns):
-                        nursery.start_soon(_close_quietly, conn)
-            await libp2p_host.close()
-        except Exception as exc:
-            logger.warning("error while closing libp2p host: %s", describe(exc))
-    if scope.cancelled_caught:
-        logger.warning("closing libp2p host took over %.1f s; abandoned", CLOSE_TIMEOUT)
-
-
-async def _close_quietly(conn: Any) -> None:
-    try:
-        await conn.close()
-    except Exception as exc:
-        logger.debug("closing connection: %s", describe(exc))
-
-
-async def _reset_quietly(net_stream: Any) -> None:
-    with trio.move_on_after(RESET_TIMEOUT) as scope:
-        scope.shield = True
-        try:
-            await net_stream.reset()
-        except Exception as exc:
-            logger.debug("resetting stream: %s", describe(exc))
-
-
-def _stop_seen_cache_thread(pubsub: Any) -> None:
-    """Stop the seen-messages sweeper thread Pubsub never stops (pitfall 5)."""
-    try:
-        pubsub.seen_messages.stop()
-    except Exception as exc:
-        logger.debug("stopping pubsub seen-cache thread: %s", describe(exc))
-
-
-def _split_errors(
-    exc: BaseException,
-) -> tuple[BaseException | None, BaseException | None]:
-    """Split into (ordinary errors, what must propagate: Cancelled, KeyboardInterrupt...)."""
-    if isinstance(exc, BaseExceptionGroup):
-        return exc.split(Exception)
-    if isinstance(exc, Exception):
-        return exc, None
-    return None, exc
-
-
-def _reraise_if_not_error(exc: BaseException) -> None:
-    """Let cancellation and interpreter exits through instead of mapping them."""
-    if not all(isinstance(leaf, Exception) for leaf in leaf_exceptions(exc)):
-        raise exc
-
-
-def _stream_open_error(exc: BaseException, peer_id: str, protocol_id: str) -> NetError:
-    leaves = leaf_exceptions(exc)
-    negotiation = [
-        leaf
-        for leaf in leaves
-        for cause in (leaf, leaf.__cause__)
-        if isinstance(cause, MultiselectClientError)
-        and ("not supported" in str(cause) or "timed out" in str(cause))
-    ]
-    if negotiation:
-        return ProtocolNegotiationError(
-            f"peer {peer_id} does not serve {protocol_id} ({describe(exc)}); "
-            "check that both sides run compatible p2pfleet versions"
-        )
-    if any(isinstance(leaf, StreamFailure) for leaf in leaves):
-        return DialError(f"opening a {protocol_id} stream to {peer_id} failed: {describe(exc)}")
-    return DialError(
-        f"could not open a {protocol_id} stream to {peer_id}: {describe(exc)}. "
-        "The connection may have dropped; retry after reconnecting."
-    )
