@@ -16,6 +16,7 @@ from p2pfleet.core.advert import Advert, VehicleState, sign_advert
 from p2pfleet.core.identity import Identity
 from p2pfleet.core.policy import VehicleFacts, refusal
 from p2pfleet.core.protocol_ids import TASK_PROTOCOL, advert_topic
+from p2pfleet.core.task_messages import RejectReason
 from p2pfleet.inference.store import ModelStore
 from p2pfleet.keys import load_or_create_key_file
 from p2pfleet.net.host import FleetHost, HostConfig, open_host
@@ -63,7 +64,7 @@ class Node:
         self.ledger = ledger
         self.store = store
         self.peers = PeerView(host)
-        self.tasks = TaskServer(identity, executor, ledger, self._facts, config)
+        self.tasks = TaskServer(identity, executor, ledger, self.policy_refusal, config)
         self._seq = now_ms()  # monotonic across restarts without storing state
         self._refusing_battery = False
         self.adverts_published = 0
@@ -82,10 +83,17 @@ class Node:
             running_tasks=self.tasks.running,
         )
 
+    def policy_refusal(self, facts: VehicleFacts | None = None) -> RejectReason | None:
+        """The owner's policy now; one hysteresis state for adverts and admission alike."""
+        reason = refusal(
+            self.config.policy, facts or self._facts(), was_refusing_battery=self._refusing_battery
+        )
+        self._refusing_battery = reason is RejectReason.BATTERY_LOW
+        return reason
+
     def current_advert(self) -> Advert:
         facts = self._facts()
-        reason = refusal(self.config.policy, facts, was_refusing_battery=self._refusing_battery)
-        self._refusing_battery = reason is not None and reason.value == "battery-low"
+        reason = self.policy_refusal(facts)
         status = self.vehicle.status
         taking_work = reason is None
         free = self.config.policy.max_concurrent_tasks - facts.running_tasks if taking_work else 0

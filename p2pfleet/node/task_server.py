@@ -19,7 +19,6 @@ from p2pfleet.core.errors import P2pFleetError, RemoteProtocolError
 from p2pfleet.core.identity import Identity
 from p2pfleet.core.limits import MAX_TASK_FRAME, MAX_TENSOR_BYTES
 from p2pfleet.core.manifest import SignedManifest, verify_manifest
-from p2pfleet.core.policy import VehicleFacts, refusal
 from p2pfleet.core.task_messages import (
     Accept,
     Assign,
@@ -59,13 +58,13 @@ class TaskServer:
         identity: Identity,
         executor: ShardExecutor,
         ledger: EnergyLedger,
-        facts: Callable[[], VehicleFacts],
+        policy_refusal: Callable[[], RejectReason | None],
         config: NodeConfig,
     ) -> None:
         self._identity = identity
         self._executor = executor
         self._ledger = ledger
-        self._facts = facts
+        self._policy_refusal = policy_refusal
         self._config = config
         self._running: dict[int, trio.CancelScope] = {}
         self._abandon_reason = RejectReason.DRIVING
@@ -124,7 +123,7 @@ class TaskServer:
             raise _Refused(
                 RejectReason.REGION_NOT_ALLOWED, f"this node is in {self._config.region!r}"
             )
-        reason = refusal(self._config.policy, self._facts(), was_refusing_battery=False)
+        reason = self._policy_refusal()
         if reason is not None:
             raise _Refused(reason, "the owner's policy refuses work right now")
         if not self._executor.supports(manifest.model, manifest.runtime):
