@@ -17,9 +17,11 @@ class UnknownModelError(ValueError):
 
 
 def ensure_builtin_model(store: ModelStore, name: str) -> str:
-    """Return the model's hash, building it into `store` on first use.
+    """Return the model's hash, building it into `store` (content-addressed, idempotent).
 
     `name` is a built-in model name or the hex SHA-256 of a stored model file.
+    Built-in models are rebuilt each time (~2 s): a cached name-to-hash mapping
+    would go stale when the builder changes.
     """
     if _HEX_DIGEST.fullmatch(name) and store.has(name):
         return name
@@ -28,9 +30,4 @@ def ensure_builtin_model(store: ModelStore, name: str) -> str:
         raise UnknownModelError(
             f"unknown model {name!r}: use one of {', '.join(BUILTIN_MODELS)} or a stored model hash"
         )
-    marker = store.directory / f"{name}.hash"
-    if marker.exists() and store.has(marker.read_text().strip()):
-        return marker.read_text().strip()
-    model_hash = store.put(builder())
-    marker.write_text(model_hash + "\n")
-    return model_hash
+    return store.put(builder())

@@ -134,6 +134,7 @@ async def _demo(args: argparse.Namespace, base: Path) -> dict[str, Any]:
                 await client.wait_for_nodes(args.nodes)
             _step(started, f"submitter heard signed adverts from all {args.nodes} nodes")
             spec = JobSpec(
+                model=model_hash,
                 shard_size=args.shard_size,
                 replicas=args.replicas,
                 max_replicas=min(args.nodes, args.replicas + 3),
