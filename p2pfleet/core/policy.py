@@ -39,6 +39,12 @@ class VehicleFacts:
     running_tasks: int
 
 
+def battery_low(policy: OwnerPolicy, battery_pct: int, *, was_refusing_battery: bool) -> bool:
+    """True while the battery is below the threshold, with hysteresis on the way back up."""
+    threshold = policy.min_battery_pct + (policy.hysteresis_pct if was_refusing_battery else 0)
+    return battery_pct < threshold
+
+
 def refusal(
     policy: OwnerPolicy, facts: VehicleFacts, *, was_refusing_battery: bool
 ) -> RejectReason | None:
@@ -49,8 +55,7 @@ def refusal(
         return RejectReason.DRIVING
     if facts.state is VehicleState.OFFLINE:
         return RejectReason.POLICY_DISABLED
-    threshold = policy.min_battery_pct + (policy.hysteresis_pct if was_refusing_battery else 0)
-    if facts.battery_pct < threshold:
+    if battery_low(policy, facts.battery_pct, was_refusing_battery=was_refusing_battery):
         return RejectReason.BATTERY_LOW
     if policy.only_when_plugged_in and not facts.plugged_in:
         return RejectReason.NOT_PLUGGED_IN

@@ -14,7 +14,7 @@ import trio
 
 from p2pfleet.core.advert import Advert, VehicleState, sign_advert
 from p2pfleet.core.identity import Identity
-from p2pfleet.core.policy import VehicleFacts, refusal
+from p2pfleet.core.policy import VehicleFacts, battery_low, refusal
 from p2pfleet.core.protocol_ids import TASK_PROTOCOL, advert_topic
 from p2pfleet.core.task_messages import RejectReason
 from p2pfleet.inference.store import ModelStore
@@ -85,11 +85,13 @@ class Node:
 
     def policy_refusal(self, facts: VehicleFacts | None = None) -> RejectReason | None:
         """The owner's policy now; one hysteresis state for adverts and admission alike."""
-        reason = refusal(
-            self.config.policy, facts or self._facts(), was_refusing_battery=self._refusing_battery
+        facts = facts or self._facts()
+        was_low = self._refusing_battery
+        policy = self.config.policy
+        self._refusing_battery = battery_low(
+            policy, facts.battery_pct, was_refusing_battery=was_low
         )
-        self._refusing_battery = reason is RejectReason.BATTERY_LOW
-        return reason
+        return refusal(policy, facts, was_refusing_battery=was_low)
 
     def current_advert(self) -> Advert:
         facts = self._facts()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from p2pfleet.core.advert import VehicleState
-from p2pfleet.core.policy import OwnerPolicy, VehicleFacts, refusal
+from p2pfleet.core.policy import OwnerPolicy, VehicleFacts, battery_low, refusal
 from p2pfleet.core.task_messages import RejectReason
 
 POLICY = OwnerPolicy(min_battery_pct=30, hysteresis_pct=5, daily_energy_budget_wh=100)
@@ -52,3 +52,11 @@ def test_driving_disabled_budget_busy_and_plug_rules() -> None:
     assert refusal(plugged_only, facts(), was_refusing_battery=False) is RejectReason.NOT_PLUGGED_IN
     charging = facts(state=VehicleState.CHARGING, plugged_in=True)
     assert refusal(plugged_only, charging, was_refusing_battery=False) is None
+
+
+def test_battery_memory_survives_a_drive() -> None:
+    # Low battery, then driving (a different refusal wins), then parked at 33 %: still below 35 %.
+    assert battery_low(POLICY, 29, was_refusing_battery=False)
+    assert battery_low(POLICY, 33, was_refusing_battery=True)
+    assert not battery_low(POLICY, 35, was_refusing_battery=True)
+    assert not battery_low(POLICY, 33, was_refusing_battery=False)
