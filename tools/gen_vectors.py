@@ -25,15 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
+import vectors_advert  # tools/ is on sys.path when this runs as a script
 
 from p2pfleet.core import codec
-from p2pfleet.core.advert import (
-    MAX_CLOCK_SKEW_MS,
-    Advert,
-    VehicleState,
-    sign_advert,
-    verify_advert,
-)
 from p2pfleet.core.compress import decompress
 from p2pfleet.core.envelope import HEADER_SIZE, Domain, open_envelope, seal, signing_input
 from p2pfleet.core.errors import P2pFleetError
@@ -42,7 +36,6 @@ from p2pfleet.core.limits import (
     ADVERT_LIMITS,
     BULK_LIMITS,
     CONTROL_LIMITS,
-    MAX_ADVERT_BYTES,
     DecodeLimits,
 )
 from p2pfleet.core.manifest import (
@@ -532,188 +525,6 @@ def envelope_vectors() -> dict[str, Any]:
     }
 
 
-# -- adverts ---------------------------------------------------------------------
-
-
-def reference_advert(**changes: Any) -> Advert:
-    fields: dict[str, Any] = {
-        "owner": OWNER.public_key,
-        "seq": 42,
-        "issued_at_ms": T0,
-        "ttl_ms": 60_000,
-        "state": VehicleState.CHARGING,
-        "battery_pct": 80,
-        "departure_ms": T0 + 8 * 3_600_000,
-        "tier_watts": 275,
-        "free_slots": 2,
-        "energy_left_wh": 4000,
-        "models": tuple(hashlib.sha256(b"model-%d" % i).digest() for i in range(8)),
-        "region": "eu-west-paris",
-        "region_cert": None,
-        "addrs": ("/ip4/203.0.113.77/tcp/40001", "/ip6/2001:db8::77/tcp/40001"),
-    }
-    fields.update(changes)
-    return Advert(**fields)
-
-
-def advert_fields(advert: Advert) -> dict[str, Any]:
-    return {
-        "owner": advert.owner.hex(),
-        "seq": advert.seq,
-        "issued_at_ms": advert.issued_at_ms,
-        "ttl_ms": advert.ttl_ms,
-        "state": advert.state.value,
-        "battery_pct": advert.battery_pct,
-        "departure_ms": advert.departure_ms,
-        "tier_watts": advert.tier_watts,
-        "free_slots": advert.free_slots,
-        "energy_left_wh": advert.energy_left_wh,
-        "models": [m.hex() for m in advert.models],
-        "region": advert.region,
-        "region_cert": None if advert.region_cert is None else advert.region_cert.hex(),
-        "addrs": list(advert.addrs),
-    }
-
-
-def advert_vectors() -> dict[str, Any]:
-    cases = [
-        ("reference-8-models-2-addrs-region", reference_advert()),
-        (
-            "minimal",
-            reference_advert(
-                models=(), addrs=(), region="", departure_ms=None, state=VehicleState.PARKED, seq=0
-            ),
-        ),
-        (
-            "driving-with-region-cert",
-            reference_advert(
-                state=VehicleState.DRIVING, free_slots=0, region_cert=bytes(range(96)), models=()
-            ),
-        ),
-    ]
-    valid = []
-    for name, advert in cases:
-        signed = sign_advert(NODE, advert)
-        valid.append(
-            {
-                "name": name,
-                "seed": SEED_NODE.hex(),
-                "wire": signed.wire.hex(),
-                "payload": advert.to_payload().hex(),
-                "wire_size": len(signed.wire),
-                "peer_id": signed.peer_id,
-                "payload_value": jsonish(codec.decode(advert.to_payload(), ADVERT_LIMITS)),
-                "fields": advert_fields(advert),
-            }
-        )
-
-    good = sign_advert(NODE, reference_advert())
-    forged = bytes([good.wire[0]]) + FORGER.public_key + good.wire[33:]
-    payload = reference_advert().to_payload()
-    doc = msgpack.unpackb(payload, raw=False)
-
-    def sealed(document: Any, *, canonical: bool = True) -> bytes:
-        data = codec.encode(document) if canonical else raw(document)
-        return seal(NODE, Domain.ADVERT, data).to_bytes()
-
-    oversize_doc = dict(
-        doc, mdl=[bytes(32)] * 8, addr=["/dns4/" + "a" * 90] * 4, cert=bytes(256), reg="r" * 64
-    )
-    invalid_cases = [
-        (
-            "forged-signer-key",
-            forged,
-            "SignatureError",
-            "valid advert with the signer key replaced by the forger's",
-        ),
-        (
-            "signed-as-manifest",
-            seal(NODE, Domain.MANIFEST, payload).to_bytes(),
-            "SignatureError",
-            "payload signed under p2pfleet/manifest/1",
-        ),
-        (
-            "oversize-envelope",
-            sealed(oversize_doc),
-            "LimitExceededError",
-            "envelope longer than MAX_ADVERT_BYTES",
-        ),
-        ("battery-over-100", sealed(dict(doc, bat=101)), "DecodeError", "bat is 0..100"),
-        ("ttl-zero", sealed(dict(doc, ttl=0)), "DecodeError", "ttl is 1..3600000"),
-        ("ttl-over-max", sealed(dict(doc, ttl=3_600_001)), "DecodeError", "ttl is 1..3600000"),
-        ("unknown-state", sealed(dict(doc, st="flying")), "DecodeError", "st is an enum"),
-        ("version-2", sealed(dict(doc, v=2)), "DecodeError", "only v = 1 is defined"),
-        ("owner-31-bytes", sealed(dict(doc, own=bytes(31))), "DecodeError", "own is 32 bytes"),
-        (
-            "model-not-digest",
-            sealed(dict(doc, mdl=[b"short"])),
-            "DecodeError",
-            "mdl items are 32-byte digests",
-        ),
-        (
-            "nine-models",
-            sealed(dict(doc, mdl=[bytes(32)] * 9)),
-            "DecodeError",
-            "at most MAX_ADVERT_MODELS models",
-        ),
-        (
-            "five-addrs",
-            sealed(dict(doc, addr=["/ip4/10.0.0.1/tcp/1"] * 5)),
-            "DecodeError",
-            "at most MAX_ADVERT_ADDRS addrs",
-        ),
-        (
-            "seq-missing",
-            sealed({k: v for k, v in doc.items() if k != "seq"}),
-            "DecodeError",
-            "seq is required",
-        ),
-        (
-            "payload-not-canonical",
-            sealed(dict(reversed(list(doc.items()))), canonical=False),
-            "DecodeError",
-            "signed payload with keys in reverse order",
-        ),
-        ("payload-not-a-map", sealed([1, 2]), "DecodeError", "payload is an array"),
-    ]
-    invalid = []
-    for name, wire, error, why in invalid_cases:
-        expect_error(lambda w=wire: verify_advert(w), error, name)  # type: ignore[misc]
-        invalid.append({"name": name, "wire": wire.hex(), "error": error, "why": why})
-
-    # receiver rules: offer these, in order, to one empty peer table
-    def at(seq: int, issued: int, ttl: int = 60_000) -> str:
-        return sign_advert(
-            NODE, reference_advert(seq=seq, issued_at_ms=issued, ttl_ms=ttl)
-        ).wire.hex()
-
-    receiver = [
-        {"wire": at(42, T0), "now_ms": T0 + 1_000, "verdict": "accepted"},
-        {"wire": at(42, T0), "now_ms": T0 + 2_000, "verdict": "replayed"},
-        {"wire": at(41, T0 + 1_500), "now_ms": T0 + 2_000, "verdict": "replayed"},
-        {
-            "wire": at(43, T0 + 10_000 + MAX_CLOCK_SKEW_MS + 1),
-            "now_ms": T0 + 10_000,
-            "verdict": "from-future",
-        },
-        {
-            "wire": at(44, T0 + 10_000 + MAX_CLOCK_SKEW_MS),
-            "now_ms": T0 + 10_000,
-            "verdict": "accepted",
-        },
-        {"wire": at(45, T0, ttl=20_000), "now_ms": T0 + 20_000, "verdict": "expired"},
-        {"wire": at(45, T0 + 19_000, ttl=20_000), "now_ms": T0 + 20_000, "verdict": "accepted"},
-    ]
-    return {
-        **header("availability advert", "advert.md"),
-        "max_advert_bytes": MAX_ADVERT_BYTES,
-        "max_clock_skew_ms": MAX_CLOCK_SKEW_MS,
-        "valid": valid,
-        "invalid": invalid,
-        "receiver_sequence": receiver,
-    }
-
-
 # -- manifests -------------------------------------------------------------------
 
 
@@ -1013,7 +824,7 @@ GENERATORS: dict[str, Callable[[], dict[str, Any]]] = {
     "codec.json": codec_vectors,
     "identity.json": identity_vectors,
     "envelope.json": envelope_vectors,
-    "advert.json": advert_vectors,
+    "advert.json": vectors_advert.advert_vectors,
     "manifest.json": manifest_vectors,
     "task.json": task_vectors,
 }

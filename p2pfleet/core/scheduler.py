@@ -76,7 +76,7 @@ def choose_replicas(
         and (max_load is None or load.get(s.node_key, 0) < max_load)
     ]
     rng.shuffle(pool)
-    pool.sort(key=lambda s: (needs.model not in s.advert.models, load.get(s.node_key, 0)))
+    pool.sort(key=lambda s: (not s.advert.has_model(needs.model), load.get(s.node_key, 0)))
     chosen: list[SignedAdvert] = []
     owners: set[bytes] = set(exclude_owners)
     for signed in pool:
