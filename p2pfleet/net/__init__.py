@@ -26,8 +26,8 @@ if TYPE_CHECKING:
         HostStatistics,
         StreamHandler,
         open_host,
-        open_hosts,
     )
+    from p2pfleet.net.hosts import open_hosts
     from p2pfleet.net.identity import peer_id_from_public_key, peer_id_from_seed
     from p2pfleet.net.logs import configure_logging
     from p2pfleet.net.streams import FramedStream
@@ -48,7 +48,7 @@ _HOMES = {
     "HostStatistics": "host",
     "StreamHandler": "host",
     "open_host": "host",
-    "open_hosts": "host",
+    "open_hosts": "hosts",
     "peer_id_from_public_key": "identity",
     "peer_id_from_seed": "identity",
     "configure_logging": "logs",

@@ -14,7 +14,7 @@ nested ExceptionGroups flattened (pitfall 6).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +30,7 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 
+from p2pfleet.core.backoff import Backoff
 from p2pfleet.net.addresses import (
     check_ports_free,
     check_protocol_id,
@@ -37,7 +38,8 @@ from p2pfleet.net.addresses import (
     parse_peer_addr,
     parse_tcp_multiaddr,
 )
-from p2pfleet.net.error_mapping import reraise_if_not_error, split_errors, stream_open_error
+from p2pfleet.net.dht import DEFAULT_DISCOVERY_INTERVAL, DhtMode, DhtNode
+from p2pfleet.net.error_mapping import reraise_if_not_error, stream_open_error
 from p2pfleet.net.errors import (
     DialError,
     NetError,
@@ -51,6 +53,8 @@ from p2pfleet.net.gossip import (
     Subscription,
     build_pubsub,
 )
+from p2pfleet.net.guard import Counters, serve_guarded
+from p2pfleet.net.guard import StreamHandler as StreamHandler
 from p2pfleet.net.identity import (
     SEED_SIZE,
     key_pair_from_seed,
@@ -58,12 +62,12 @@ from p2pfleet.net.identity import (
     parse_peer_id,
 )
 from p2pfleet.net.logs import quiet_libp2p_submodules
+from p2pfleet.net.overlay import Overlay, build_overlay
+from p2pfleet.net.relay import RelayNode, RelayServiceLimits, is_circuit_addr
 from p2pfleet.net.streams import FramedStream
 from p2pfleet.net.teardown import close_libp2p_host, reset_quietly, stop_seen_cache_thread
 
 logger = logging.getLogger(__name__)
-
-StreamHandler = Callable[[FramedStream], Awaitable[None]]
 
 PEER_POLL_INTERVAL = 0.05
 
@@ -78,6 +82,10 @@ class HostConfig:
     `add_peer_addrs`, identify, ...) while below `low_watermark`, aiming at
     the middle of the watermarks, and prunes above `high_watermark`. Its own
     defaults (100/300) suit a server, not a vehicle on a cellular link.
+    Overlay (protocol/transport.md): bootstrap peers and relays are redialed
+    on the `reconnect` schedule; `dht_mode` is auto | server | client | off;
+    `relays` are full relay addresses to reserve a slot on (then
+    `listen_addrs` may be empty); `relay_service` makes this host a relay.
     """
 
     seed: bytes = field(repr=False)
@@ -90,16 +98,31 @@ class HostConfig:
     low_watermark: int = 8
     high_watermark: int = 32
     max_connections: int = 128
+    dht_mode: str = DhtMode.AUTO
+    discovery_interval: float = DEFAULT_DISCOVERY_INTERVAL
+    relays: tuple[str, ...] = ()
+    relay_service: bool = False
+    relay_limits: RelayServiceLimits = field(default_factory=RelayServiceLimits)
+    reconnect: Backoff = field(default_factory=Backoff)
 
     def __post_init__(self) -> None:
         if not isinstance(self.seed, bytes) or len(self.seed) != SEED_SIZE:
             raise ValueError(f"HostConfig.seed must be {SEED_SIZE} bytes")
-        if not self.listen_addrs:
-            raise ValueError("HostConfig.listen_addrs is empty: give at least one address")
+        if not self.listen_addrs and not self.relays:
+            raise ValueError(
+                "HostConfig.listen_addrs is empty: give at least one address, "
+                "or relays to be reachable through"
+            )
         for addr in self.listen_addrs:
             parse_multiaddr(addr)
-        for addr in self.bootstrap:
+        for addr in (*self.bootstrap, *self.relays):
             parse_peer_addr(addr)
+        if self.dht_mode not in {m.value for m in DhtMode}:
+            raise ValueError(
+                f"HostConfig.dht_mode {self.dht_mode!r} is not one of auto, server, client, off"
+            )
+        if self.discovery_interval <= 0:
+            raise ValueError("HostConfig.discovery_interval must be > 0 seconds")
         if self.dial_timeout <= 0 or self.dial_retries < 0:
             raise ValueError("HostConfig.dial_timeout must be > 0 and dial_retries >= 0")
         if not (
@@ -129,30 +152,23 @@ class HostStatistics:
     gossip: GossipStatistics | None
 
 
-@dataclass(slots=True)
-class _Counters:
-    streams_opened: int = 0
-    streams_accepted: int = 0
-    handler_errors: int = 0
-    frames_rejected: int = 0
-
-    def count_rejected_frame(self) -> None:
-        self.frames_rejected += 1
-
-
 class FleetHost:
     """A running host; obtain one from `open_host`. Peer ids are base58 strings."""
 
     peer_id: str
 
-    def __init__(self, libp2p_host: Any, gossip: GossipHub | None) -> None:
+    def __init__(
+        self, libp2p_host: Any, gossip: GossipHub | None, counters: Counters | None = None
+    ) -> None:
         self._host = libp2p_host
         self._swarm = libp2p_host.get_network()
         self._gossip = gossip
-        self._counters = _Counters()
+        self._counters = counters or Counters()
         self._handlers: set[str] = set()
         self._closed = False
         self.peer_id = str(libp2p_host.get_id().to_base58())
+        self.overlay: Overlay | None = None  # set by open_host
+        self._circuit_addrs: dict[str, list[str]] = {}  # peer -> relay circuit addrs
 
     def __repr__(self) -> str:
         return f"<FleetHost {self.peer_id}>"
@@ -163,6 +179,16 @@ class FleetHost:
         """Dialable multiaddrs of this host, with real ports and `/p2p/<peer_id>`."""
         return [f"{addr}/p2p/{self.peer_id}" for addr in self._host.get_transport_addrs()]
 
+    def reachable_addrs(self) -> list[str]:
+        """`listen_addrs()` plus one circuit address per relay reservation held."""
+        relay = self.overlay.relay if self.overlay is not None else None
+        circuits = relay.circuit_addrs() if relay is not None else []
+        return self.listen_addrs() + [f"{a}/p2p/{self.peer_id}" for a in circuits]
+
+    def handled_protocols(self) -> list[str]:
+        """Every protocol id this host answers streams for (its own and libp2p's)."""
+        return sorted(str(p) for p in self._host.get_mux().handlers if p is not None)
+
     def connected_peers(self) -> list[str]:
         return sorted(
             str(peer.to_base58()) for peer, conns in self._swarm.connections.items() if conns
@@ -171,9 +197,10 @@ class FleetHost:
     def add_peer_addrs(self, peer_id: str, addrs: Sequence[str]) -> None:
         """Teach the peerstore where `peer_id` listens (e.g. from a signed advert).
 
-        Addresses may be given with or without a `/p2p/<peer_id>` suffix. An
-        address that is not `/ip4|ip6|dns*/<host>/tcp/<port>`, or that names
-        another peer, is skipped (logged at debug): py-libp2p lets one junk
+        Addresses may be given with or without a `/p2p/<peer_id>` suffix.
+        Circuit addresses (`.../p2p/<relay>/p2p-circuit`) are kept for relay
+        dialing. Any other address that is not `/ip4|ip6|dns*/<host>/tcp/<port>`,
+        or that names another peer, is skipped (logged at debug): py-libp2p lets one junk
         address hide a peer's loopback and private addresses. Known addresses
         do not expire. A new address lifts libp2p's 60 s block on the peer
         after a failed dial (pitfall 7).
@@ -182,6 +209,12 @@ class FleetHost:
         peer = parse_peer_id(peer_id)
         good: list[Any] = []
         for addr in addrs:
+            if is_circuit_addr(addr):  # kept apart: libp2p's swarm cannot dial these
+                circuit = addr.removesuffix(f"/p2p/{peer_id}")
+                known_circuits = self._circuit_addrs.setdefault(peer_id, [])
+                if circuit.endswith("/p2p-circuit") and circuit not in known_circuits:
+                    known_circuits.append(circuit)
+                continue
             try:
                 parsed = parse_tcp_multiaddr(addr)
                 named = parsed.get_peer_id()
@@ -210,6 +243,8 @@ class FleetHost:
         reached or is not the peer the address names.
         """
         self._check_open()
+        if is_circuit_addr(addr):
+            return await self._relay_or_fail(addr).dial(addr)
         info = parse_peer_addr(addr)
         peer_id = str(info.peer_id.to_base58())
         if peer_id == self.peer_id:
@@ -261,6 +296,32 @@ class FleetHost:
             reraise_if_not_error(exc)
             logger.debug("disconnecting %s: %s", peer_id, describe(exc))
 
+    async def dial_peer(self, peer_id: str) -> None:
+        """Connect to `peer_id` at its known addresses (DialError if none works)."""
+        self._check_open()
+        peer = parse_peer_id(peer_id)
+        if not self._swarm.get_connections(peer):
+            await self._dial_known(peer, peer_id)
+
+    # -- DHT -----------------------------------------------------------------
+
+    async def dht_provide(self, key: bytes) -> None:
+        """Announce in the DHT that this host provides `key` (e.g. a model hash)."""
+        await self._require_dht().provide(key)
+
+    async def dht_find_providers(self, key: bytes, *, limit: int) -> list[tuple[str, list[str]]]:
+        """Up to `limit` distinct providers of `key` as (peer id, addresses)."""
+        return await self._require_dht().find_providers(key, limit=limit)
+
+    async def dht_find_peer(self, peer_id: str) -> list[str]:
+        """Addresses of `peer_id` from the routing table, peerstore or a DHT lookup."""
+        return await self._require_dht().find_peer(parse_peer_id(peer_id))
+
+    async def wait_relay_reservations(self, count: int = 1) -> list[str]:
+        """Wait until `count` relay slots are held; return `reachable_addrs()`."""
+        await self._relay_or_fail("").wait_reserved(count)
+        return self.reachable_addrs()
+
     # -- streams -------------------------------------------------------------
 
     def set_handler(self, protocol_id: str, handler: StreamHandler) -> None:
@@ -274,7 +335,7 @@ class FleetHost:
         check_protocol_id(protocol_id)
 
         async def guarded(net_stream: Any) -> None:
-            await self._serve(net_stream, protocol_id, handler)
+            await serve_guarded(net_stream, protocol_id, handler, self._counters)
 
         self._host.set_stream_handler(TProtocol(protocol_id), guarded)
         self._handlers.add(protocol_id)
@@ -374,6 +435,30 @@ class FleetHost:
         if self._closed:
             raise NetError(f"host {self.peer_id} is closed")
 
+    def _require_dht(self) -> DhtNode:
+        self._check_open()
+        if self.overlay is None or self.overlay.dht is None:
+            raise NetError("the DHT is off on this host (HostConfig.dht_mode is 'off')")
+        return self.overlay.dht
+
+    def _relay_or_fail(self, addr: str) -> RelayNode:
+        if self.overlay is None or self.overlay.relay is None:
+            raise DialError(
+                f"cannot dial {addr or 'through a relay'}: circuit relay is off on this host "
+                "(set HostConfig.relays or relay_service)"
+            )
+        return self.overlay.relay
+
+    async def _dial_circuits(self, peer_id: str) -> None:
+        failures = []
+        for circuit in self._circuit_addrs[peer_id]:
+            try:
+                await self.connect(f"{circuit}/p2p/{peer_id}")
+                return
+            except DialError as exc:
+                failures.append(str(exc))
+        raise DialError(f"no relay reached {peer_id}: {'; '.join(failures)}")
+
     def _require_gossip(self) -> GossipHub:
         self._check_open()
         if self._gossip is None:
@@ -385,6 +470,9 @@ class FleetHost:
             tried = [str(a) for a in self._host.get_peerstore().addrs(peer)]
         except Exception:
             tried = []
+        if not tried and self._circuit_addrs.get(peer_id):
+            await self._dial_circuits(peer_id)
+            return
         if not tried:
             raise DialError(
                 f"no known address for peer {peer_id}: learn it first with "
@@ -400,44 +488,6 @@ class FleetHost:
                 "libp2p refuses the peer for 60 s unless new addresses are added."
             ) from exc
 
-    async def _serve(self, net_stream: Any, protocol_id: str, handler: StreamHandler) -> None:
-        self._counters.streams_accepted += 1
-        try:
-            stream = FramedStream(
-                net_stream, protocol_id, on_frame_rejected=self._counters.count_rejected_frame
-            )
-        except ValueError as exc:
-            logger.warning("refusing inbound %s stream: %s", protocol_id, exc)
-            await reset_quietly(net_stream)
-            return
-        try:
-            await handler(stream)
-        except BaseException as exc:
-            errors, rest = split_errors(exc)
-            if errors is not None:
-                self._counters.handler_errors += 1
-                if all(isinstance(leaf, NetError) for leaf in leaf_exceptions(errors)):
-                    # The peer's doing (went away, broke framing): not a bug here.
-                    logger.info(
-                        "%s stream from %s ended: %s",
-                        protocol_id,
-                        stream.remote_peer,
-                        describe(errors),
-                    )
-                else:
-                    logger.error(
-                        "handler for %s failed on a stream from %s; stream reset, "
-                        "host keeps serving",
-                        protocol_id,
-                        stream.remote_peer,
-                        exc_info=errors,
-                    )
-            await stream.reset()
-            if rest is not None:
-                raise rest from None
-            return
-        await stream.close()
-
 
 @asynccontextmanager
 async def open_host(cfg: HostConfig) -> AsyncIterator[FleetHost]:
@@ -452,35 +502,6 @@ async def open_host(cfg: HostConfig) -> AsyncIterator[FleetHost]:
     try:
         async with _running_host(cfg) as host:
             yield host
-    except BaseExceptionGroup as group:
-        leaves = leaf_exceptions(group)
-        if len(leaves) != 1:
-            raise
-        unwrapped = leaves[0]
-    if unwrapped is not None:
-        raise unwrapped
-
-
-@asynccontextmanager
-async def open_hosts(cfgs: Sequence[HostConfig]) -> AsyncIterator[list[FleetHost]]:
-    """Run several hosts; they start in order and close concurrently (fast teardown)."""
-    stop = trio.Event()
-
-    async def run_one(cfg: HostConfig, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        async with open_host(cfg) as host:
-            task_status.started(host)
-            await stop.wait()
-
-    unwrapped: BaseException | None = None
-    try:
-        async with trio.open_nursery() as nursery:
-            hosts: list[FleetHost] = []
-            try:
-                for cfg in cfgs:
-                    hosts.append(await nursery.start(run_one, cfg))
-                yield hosts
-            finally:
-                stop.set()
     except BaseExceptionGroup as group:
         leaves = leaf_exceptions(group)
         if len(leaves) != 1:
@@ -523,7 +544,7 @@ async def _running_host(cfg: HostConfig) -> AsyncIterator[FleetHost]:
     host: FleetHost | None = None
     try:
         async with libp2p_host.run(listen_addrs=listen), AsyncExitStack() as services:
-            if not libp2p_host.get_transport_addrs():
+            if listen and not libp2p_host.get_transport_addrs():
                 raise NetError(
                     f"could not listen on {', '.join(cfg.listen_addrs)}: "
                     "is the port in use or the address not local?"
@@ -532,13 +553,16 @@ async def _running_host(cfg: HostConfig) -> AsyncIterator[FleetHost]:
                 await services.enter_async_context(background_trio_service(pubsub))
                 await services.enter_async_context(background_trio_service(router))
                 await pubsub.wait_until_ready()
+            counters = Counters()
+            overlay = await build_overlay(libp2p_host, cfg, services, counters)
             try:
                 async with trio.open_nursery() as nursery:
                     gossip = None
                     if cfg.gossip is not None:
                         gossip = GossipHub(pubsub, router, nursery, cfg.gossip)
-                    host = FleetHost(libp2p_host, gossip)
-                    await _dial_bootstrap(host, cfg)
+                    host = FleetHost(libp2p_host, gossip, counters)
+                    host.overlay = overlay
+                    await overlay.start(host, cfg, nursery)
                     try:
                         yield host
                     finally:
@@ -559,22 +583,3 @@ async def _poll_until(current: Callable[[], list[str]], count: int) -> list[str]
     while len(peers := current()) < count:  # noqa: ASYNC110
         await trio.sleep(PEER_POLL_INTERVAL)
     return peers
-
-
-async def _dial_bootstrap(host: FleetHost, cfg: HostConfig) -> None:
-    async def dial(addr: str) -> None:
-        with trio.move_on_after(cfg.dial_timeout) as scope:
-            try:
-                await host.connect(addr)
-            except DialError as exc:
-                logger.warning("bootstrap peer unreachable, continuing without it: %s", exc)
-        if scope.cancelled_caught:
-            logger.warning(
-                "bootstrap peer %s did not answer within %.1f s, continuing without it",
-                addr,
-                cfg.dial_timeout,
-            )
-
-    async with trio.open_nursery() as nursery:
-        for addr in cfg.bootstrap:
-            nursery.start_soon(dial, addr)

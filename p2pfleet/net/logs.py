@@ -46,6 +46,15 @@ _EXPECTED_ERRORS: dict[str, tuple[str, ...]] = {
     "libp2p.stream_muxer.yamux.yamux": ("Error in handle_incoming for peer",),
     "libp2p.network.swarm": ("failed to upgrade security for peer",),
     "libp2p.transport.tcp.tcp": ("Failed to open TCP stream",),
+    # a hop stream ends after each reservation or malformed request: libp2p logs ERROR
+    "libp2p.relay.circuit_v2.protocol": (
+        "Error reading from hop stream",
+        "Unexpected error handling hop stream",
+        "Error sending status message",
+        "Error handling stop stream",
+        "Invalid message type",
+    ),
+    "libp2p.relay.circuit_v2.transport": ("Failed to fetch stored addresses",),
 }
 
 

@@ -10,7 +10,7 @@ import trio
 from libp2p import new_host
 
 from p2pfleet.net.gossip import GossipConfig, build_pubsub
-from p2pfleet.net.host import open_hosts
+from p2pfleet.net.hosts import open_hosts
 from p2pfleet.net.identity import key_pair_from_seed
 
 from ._support import FAST_GOSSIP, config, seed

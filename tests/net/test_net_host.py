@@ -19,7 +19,8 @@ from p2pfleet.net.errors import (
 )
 from p2pfleet.net.framing import encode_frame
 from p2pfleet.net.gossip import GossipMessage, Subscription
-from p2pfleet.net.host import FleetHost, HostConfig, open_host, open_hosts
+from p2pfleet.net.host import FleetHost, HostConfig, open_host
+from p2pfleet.net.hosts import open_hosts
 from p2pfleet.net.identity import peer_id_from_seed
 from p2pfleet.net.streams import FramedStream
 

@@ -1,0 +1,68 @@
+"""Circuit relay v2 on loopback: a node that listens nowhere is reached through a relay."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import trio
+
+from p2pfleet.net.errors import DialError
+from p2pfleet.net.host import HostConfig, open_host
+from p2pfleet.net.hosts import open_hosts
+from p2pfleet.net.identity import peer_id_from_seed
+from p2pfleet.net.streams import FramedStream
+
+from ._support import ECHO, config, seed
+
+
+async def echo(stream: FramedStream) -> None:
+    request = await stream.receive(max_size=1024)
+    await stream.send(b"echo:" + request)
+
+
+async def test_a_node_listening_nowhere_is_reached_through_a_relay() -> None:
+    relay_cfg = replace(config("relay", gossip=None), relay_service=True)
+    async with open_hosts([relay_cfg, config("a", gossip=None)]) as (relay, a):
+        hidden_cfg = HostConfig(
+            seed=seed("hidden"), listen_addrs=(), relays=(relay.listen_addrs()[0],), gossip=None
+        )
+        async with open_host(hidden_cfg) as hidden:
+            hidden.set_handler(ECHO, echo)
+            assert hidden.listen_addrs() == []  # no listener at all: only the relay reaches it
+            with trio.fail_after(20):
+                reachable = await hidden.wait_relay_reservations(1)
+            (circuit,) = reachable
+            assert circuit == (f"{relay.listen_addrs()[0]}/p2p-circuit/p2p/{hidden.peer_id}"), (
+                "reachable address = relay address + /p2p-circuit + own id"
+            )
+
+            # a learns the circuit address (as from an advert) and opens a framed stream
+            a.add_peer_addrs(hidden.peer_id, [circuit])
+            with trio.fail_after(20):
+                stream = await a.open_stream(hidden.peer_id, ECHO)
+                await stream.send(b"through the relay")
+                assert await stream.receive(max_size=1024) == b"echo:through the relay"
+                await stream.close()
+            # the only way in was the relay: a has no direct address of hidden
+            assert hidden.peer_id in a.connected_peers()
+            assert relay.peer_id in hidden.connected_peers()
+            assert a.statistics().streams_opened == 1
+
+
+async def test_a_circuit_through_a_host_that_is_no_relay_is_a_dial_error() -> None:
+    async with open_hosts([config("not-a-relay", gossip=None), config("a", gossip=None)]) as (
+        plain,
+        a,
+    ):
+        target = HostConfig(seed=seed("t"), listen_addrs=(), relays=(plain.listen_addrs()[0],))
+        circuit = f"{plain.listen_addrs()[0]}/p2p-circuit/p2p/{peer_id_from_seed(target.seed)}"
+        with trio.fail_after(20), pytest.raises(DialError, match="through its relay"):
+            await a.connect(circuit)
+        with pytest.raises(ValueError, match="circuit address"):
+            await a.connect(f"{plain.listen_addrs()[0]}/p2p-circuit")
+
+
+def test_an_empty_listen_list_needs_relays() -> None:
+    with pytest.raises(ValueError, match="relays"):
+        HostConfig(seed=seed("x"), listen_addrs=())
