@@ -102,17 +102,19 @@ class DhtNode:
             raise NetError(f"DHT provider lookup failed: {describe(exc)}") from exc
         found: dict[str, list[str]] = {}
         for info in infos:  # py-libp2p returns a provider once per peer that knew it
-            addrs = found.setdefault(str(info.peer_id.to_base58()), [])
-            addrs.extend(str(a) for a in info.addrs if str(a) not in addrs)
+            peer_id = str(info.peer_id.to_base58())
+            addrs = found.setdefault(peer_id, [])
+            addrs.extend(a for a in _full_addrs(peer_id, info.addrs) if a not in addrs)
         return list(found.items())[:limit]
 
     async def find_peer(self, peer_id: ID) -> list[str]:
+        """Full addresses of `peer_id` (empty if the DHT does not know it)."""
         try:
             info = await self.kad.find_peer(peer_id)
         except BaseException as exc:
             reraise_if_not_error(exc)
             raise NetError(f"DHT peer lookup failed: {describe(exc)}") from exc
-        return [] if info is None else [str(a) for a in info.addrs]
+        return [] if info is None else _full_addrs(str(peer_id.to_base58()), info.addrs)
 
     async def run_discovery(self, fleet_host: Any, interval: float) -> None:
         while True:
@@ -141,6 +143,12 @@ class DhtNode:
                     connected.add(peer)
             except DialError as exc:
                 logger.debug("could not connect to discovered peer %s: %s", peer, exc)
+
+
+def _full_addrs(peer_id: str, addrs: list[Any]) -> list[str]:
+    """Dialable addresses, each ending in `/p2p/<peer_id>` exactly once."""
+    suffix = f"/p2p/{peer_id}"
+    return [str(a) if str(a).endswith(suffix) else f"{a}{suffix}" for a in addrs]
 
 
 async def _quietly(call: Any, what: str) -> None:

@@ -55,6 +55,14 @@ _EXPECTED_ERRORS: dict[str, tuple[str, ...]] = {
         "Invalid message type",
     ),
     "libp2p.relay.circuit_v2.transport": ("Failed to fetch stored addresses",),
+    # DHT queries to peers that left or closed the stream early
+    "libp2p.kad_dht.kad_dht": ("Failed to read DHT message from stream",),
+    "libp2p.kad_dht.peer_routing": ("Failed to open stream to",),
+    "libp2p.kad_dht.provider_store": (
+        "Failed to get providers from",
+        "Failed to send ADD_PROVIDER",
+        "Error sending ADD_PROVIDER",
+    ),
 }
 
 
