@@ -36,12 +36,21 @@ class PeerView:
     def live(self) -> list[SignedAdvert]:
         return self.table.live(now_ms())
 
-    def offer(self, data: bytes) -> AdvertVerdict | None:
+    def offer(self, data: bytes, *, region: str | None = None) -> AdvertVerdict | None:
+        """Verify and offer one advert; None if invalid or (given `region`) off-topic.
+
+        A node publishes only on its own region's topic, so an advert whose
+        region differs from the topic it came on is dropped ("wrong-region").
+        """
         try:
             signed = verify_advert(data)
         except RemoteProtocolError as exc:
             self.verdicts["invalid"] += 1
             log.debug("dropped invalid advert: %s", exc)
+            return None
+        if region is not None and signed.advert.region != region:
+            self.verdicts["wrong-region"] += 1
+            log.debug("dropped advert for region %r on %r", signed.advert.region, region)
             return None
         verdict = self.table.offer(signed, now_ms())
         self.verdicts[verdict.value] += 1
@@ -68,16 +77,20 @@ class PeerView:
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Subscribe to the advert topics of `regions` and feed the table until cancelled."""
+        """Subscribe to the advert topics of `regions` and feed the table until cancelled.
+
+        Any number of regions at once (an explorer or submitter spanning
+        several); adverts of other regions never reach this host's table.
+        """
         async with trio.open_nursery() as nursery:
-            for region in regions:
-                await nursery.start(self._follow_topic, advert_topic(region))
+            for region in dict.fromkeys(regions):
+                await nursery.start(self._follow_region, region)
             task_status.started()
 
-    async def _follow_topic(
-        self, topic: str, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    async def _follow_region(
+        self, region: str, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        async with self._host.subscribe(topic) as messages:
+        async with self._host.subscribe(advert_topic(region)) as messages:
             task_status.started()
             async for message in messages:
-                self.offer(message.data)
+                self.offer(message.data, region=region)
