@@ -50,13 +50,12 @@ class Overlay:
 async def build_overlay(
     libp2p_host: Any, cfg: HostConfig, services: AsyncExitStack, counters: Counters
 ) -> Overlay:
-    """Start the relay protocol and the DHT as services on `services`; guard their handlers.
+    """Start the relay protocol and the DHT as services on `services`; guard libp2p's handlers.
 
     Call before opening the host's nursery: the services' own nurseries must
     nest outside it.
     """
     overlay = Overlay()
-    before = set(libp2p_host.get_mux().handlers)
     # Every host can dial circuit addresses and accept relayed connections
     # (/stop); only a relay service also serves /hop.
     overlay.relay = RelayNode(libp2p_host, serve=cfg.relay_service, limits=cfg.relay_limits)
@@ -67,7 +66,8 @@ async def build_overlay(
     if mode is not None:
         overlay.dht = DhtNode(libp2p_host, mode, low_watermark=cfg.low_watermark)
         await services.enter_async_context(background_trio_service(overlay.dht.kad))
-    for protocol_id in set(libp2p_host.get_mux().handlers) - before:
+    # Every handler so far is libp2p's own (identify, ping, pubsub, DHT, relay).
+    for protocol_id in list(libp2p_host.get_mux().handlers):
         if protocol_id is not None:
             guard_libp2p_handler(libp2p_host, protocol_id, counters)
     return overlay
