@@ -63,6 +63,7 @@ from p2pfleet.net.identity import (
 )
 from p2pfleet.net.logs import quiet_libp2p_submodules
 from p2pfleet.net.overlay import Overlay, build_overlay
+from p2pfleet.net.reconnect import connect_retrying
 from p2pfleet.net.relay import RelayNode, RelayServiceLimits, is_circuit_addr
 from p2pfleet.net.streams import FramedStream
 from p2pfleet.net.teardown import close_libp2p_host, reset_quietly, stop_seen_cache_thread
@@ -180,10 +181,14 @@ class FleetHost:
         return [f"{addr}/p2p/{self.peer_id}" for addr in self._host.get_transport_addrs()]
 
     def reachable_addrs(self) -> list[str]:
-        """`listen_addrs()` plus one circuit address per relay reservation held."""
+        """One circuit address per relay reservation held, then `listen_addrs()`.
+
+        Circuits come first: a host that holds reservations is most likely
+        behind NAT, so its own listen addresses are the least reachable.
+        """
         relay = self.overlay.relay if self.overlay is not None else None
         circuits = relay.circuit_addrs() if relay is not None else []
-        return self.listen_addrs() + [f"{a}/p2p/{self.peer_id}" for a in circuits]
+        return [f"{a}/p2p/{self.peer_id}" for a in circuits] + self.listen_addrs()
 
     def handled_protocols(self) -> list[str]:
         """Every protocol id this host answers streams for (its own and libp2p's)."""
@@ -271,21 +276,8 @@ class FleetHost:
         For peers that may not be up yet (a node starting before its bootstrap
         peer). Each attempt lifts libp2p's 60 s block on the peer.
         """
-        if attempts < 1:
-            raise ValueError(f"attempts must be >= 1, got {attempts}")
-        delay = first_delay
-        for attempt in range(1, attempts + 1):
-            try:
-                return await self.connect(addr)
-            except DialError:
-                if attempt == attempts:
-                    raise
-                logger.info(
-                    "dial %d/%d to %s failed; retrying in %.1f s", attempt, attempts, addr, delay
-                )
-            await trio.sleep(delay)
-            delay = min(delay * 2, max_delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        policy = Backoff(initial=first_delay, cap=max(first_delay, max_delay), jitter=0.0)
+        return await connect_retrying(self, addr, attempts=attempts, policy=policy)
 
     async def disconnect(self, peer_id: str) -> None:
         """Close every connection to `peer_id` (no error if there is none)."""
@@ -482,6 +474,9 @@ class FleetHost:
             await self._swarm.dial_peer(peer)
         except BaseException as exc:
             reraise_if_not_error(exc)
+            if self._circuit_addrs.get(peer_id):  # direct addresses failed: try its relays
+                await self._dial_circuits(peer_id)
+                return
             raise DialError(
                 f"could not reach peer {peer_id} at {', '.join(tried)}: {describe(exc)}. "
                 "Check the peer is up and the addresses are current; after a failed dial "

@@ -135,3 +135,22 @@ class Reconnector:
                 "peer %s did not answer within %.1f s, will keep retrying", addr, self._dial_timeout
             )
         return False
+
+
+async def connect_retrying(host: FleetHost, addr: str, *, attempts: int, policy: Backoff) -> str:
+    """Dial `addr` up to `attempts` times on `policy`'s schedule; the last DialError if none works."""
+    if attempts < 1:
+        raise ValueError(f"attempts must be >= 1, got {attempts}")
+    rng = random.Random()
+    for attempt in range(attempts):
+        try:
+            return await host.connect(addr)  # lifts the 60 s negative cache entry
+        except DialError:
+            if attempt == attempts - 1:
+                raise
+            delay = policy.delay(attempt, rng)
+            logger.info(
+                "dial %d/%d to %s failed; retrying in %.1f s", attempt + 1, attempts, addr, delay
+            )
+        await trio.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover

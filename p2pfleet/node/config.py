@@ -11,6 +11,7 @@ import platformdirs
 
 from p2pfleet.core.advert import VehicleState
 from p2pfleet.core.policy import OwnerPolicy
+from p2pfleet.node.network_config import NetworkConfig, network_config_from_dict
 from p2pfleet.node.vehicle import SimulatedVehicleConfig
 
 
@@ -36,6 +37,7 @@ class NodeConfig:
     vehicle: SimulatedVehicleConfig = field(default_factory=SimulatedVehicleConfig)
     policy: OwnerPolicy = field(default_factory=OwnerPolicy)
     inject_fault: str | None = None  # testing only: see p2pfleet.testing.faults
+    network: NetworkConfig = field(default_factory=NetworkConfig)
 
     @property
     def key_path(self) -> Path:
@@ -50,7 +52,7 @@ class NodeConfig:
         return self.data_dir / "ledger.sqlite3"
 
 
-_SECTIONS = {"node", "vehicle", "policy"}
+_SECTIONS = {"node", "vehicle", "policy", "network"}
 _NODE_KEYS = {
     "data_dir",
     "key_file",
@@ -117,6 +119,8 @@ def node_config_from_dict(doc: dict[str, Any], *, base: Path, **overrides: Any) 
             kwargs["vehicle"] = SimulatedVehicleConfig(**fields)
         if policy:
             kwargs["policy"] = OwnerPolicy(**policy)
+        if "network" in doc:
+            kwargs["network"] = network_config_from_dict(doc["network"])
         kwargs.update({k: v for k, v in overrides.items() if v is not None})
         return NodeConfig(**kwargs)
     except (TypeError, ValueError) as exc:

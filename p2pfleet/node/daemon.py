@@ -115,7 +115,7 @@ class Node:
             ),
             models=tuple(bytes.fromhex(h) for h in sorted(self.store.hashes())[:8]),
             region=self.config.region,
-            addrs=tuple(_strip_p2p(a) for a in self.host.listen_addrs()[:4]),
+            addrs=tuple(_strip_p2p(a) for a in self.host.reachable_addrs()[:4]),
         )
 
     async def publish_advert(self) -> None:
@@ -161,7 +161,7 @@ class Node:
 
 
 def _strip_p2p(addr: str) -> str:
-    return addr.split("/p2p/")[0]
+    return addr.rsplit("/p2p/", 1)[0]  # the node's own id; a circuit keeps its relay's
 
 
 @asynccontextmanager
@@ -178,7 +178,10 @@ async def open_node(
     ledger = EnergyLedger(config.ledger_path, tier_watts=config.tier_watts)
     vehicle = vehicle or SimulatedVehicle(config.vehicle)
     host_config = HostConfig(
-        seed=identity.seed, listen_addrs=config.listen, bootstrap=config.bootstrap
+        seed=identity.seed,
+        listen_addrs=config.listen,
+        bootstrap=config.bootstrap,
+        **config.network.host_options(),
     )
     try:
         async with open_host(host_config) as host:

@@ -23,10 +23,12 @@ from p2pfleet.net.errors import NetError
 from p2pfleet.net.framing import encode_frame
 from p2pfleet.net.host import FleetHost, HostConfig, open_host
 from p2pfleet.node.daemon import Node
+from p2pfleet.node.network_config import NetworkConfig
 from p2pfleet.submit.client import ClientConfig, open_client
 from p2pfleet.submit.job import JobSpec
 from tests.node.fleet_fixtures import LOOPBACK, open_fleet
 
+HOP = "/libp2p/circuit/relay/0.2.0/hop"
 FRAMES_PER_PROTOCOL = 1000
 FORGED_ADVERTS = 1000
 FRAMES_PER_STREAM = 25
@@ -141,10 +143,12 @@ def test_a_node_survives_fuzzing_on_every_protocol_and_its_topic(
     rng = random.Random(20261123)
 
     async def main() -> None:
-        async with open_fleet(tmp_path / "fleet", mobilenet_int8, 2) as nodes:
+        relaying = NetworkConfig(relay_service=True)  # so /hop is served and fuzzed too
+        async with open_fleet(tmp_path / "fleet", mobilenet_int8, 2, network=relaying) as nodes:
             target: Node = nodes[0]
             protocols = target.host.handled_protocols()
-            assert "/p2pfleet/task/0.1.0" in protocols and "/ipfs/kad/1.0.0" in protocols
+            for expected in ("/p2pfleet/task/0.1.0", "/ipfs/kad/1.0.0", HOP):
+                assert expected in protocols
             fuzzer_cfg = HostConfig(seed=rng.randbytes(32), listen_addrs=LOOPBACK, dht_mode="off")
             async with open_host(fuzzer_cfg) as fuzzer:
                 await fuzzer.connect(target.host.listen_addrs()[0])
