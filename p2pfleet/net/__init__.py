@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from p2pfleet.net.dht import DhtMode
     from p2pfleet.net.errors import (
         DialError,
         FrameTooLargeError,
@@ -30,9 +31,12 @@ if TYPE_CHECKING:
     from p2pfleet.net.hosts import open_hosts
     from p2pfleet.net.identity import peer_id_from_public_key, peer_id_from_seed
     from p2pfleet.net.logs import configure_logging
+    from p2pfleet.net.relay import RelayServiceLimits
     from p2pfleet.net.streams import FramedStream
 
 _HOMES = {
+    "DhtMode": "dht",
+    "RelayServiceLimits": "relay",
     "DialError": "errors",
     "FrameTooLargeError": "errors",
     "MalformedFrameError": "errors",
@@ -56,6 +60,7 @@ _HOMES = {
 }
 
 __all__ = [
+    "DhtMode",
     "DialError",
     "FleetHost",
     "FrameTooLargeError",
@@ -68,6 +73,7 @@ __all__ = [
     "MalformedFrameError",
     "NetError",
     "ProtocolNegotiationError",
+    "RelayServiceLimits",
     "StreamClosedError",
     "StreamHandler",
     "Subscription",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import os
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 from libp2p.kad_dht.kad_dht import DHTMode, KadDHT
@@ -31,6 +31,9 @@ from libp2p.records.validator import NamespacedValidator
 
 from p2pfleet.net.error_mapping import reraise_if_not_error
 from p2pfleet.net.errors import DialError, NetError, describe
+
+if TYPE_CHECKING:
+    from p2pfleet.net.host import FleetHost
 
 logger = logging.getLogger(__name__)
 
@@ -116,12 +119,12 @@ class DhtNode:
             raise NetError(f"DHT peer lookup failed: {describe(exc)}") from exc
         return [] if info is None else _full_addrs(str(peer_id.to_base58()), info.addrs)
 
-    async def run_discovery(self, fleet_host: Any, interval: float) -> None:
+    async def run_discovery(self, fleet_host: FleetHost, interval: float) -> None:
         while True:
             await self.discovery_round(fleet_host)
             await trio.sleep(interval)
 
-    async def discovery_round(self, fleet_host: Any) -> None:
+    async def discovery_round(self, fleet_host: FleetHost) -> None:
         """Offer connected peers to the table, walk the DHT, connect up to the low watermark."""
         self.rounds += 1
         table = self.kad.routing_table

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import multiaddr
 import trio
@@ -33,6 +33,9 @@ from p2pfleet.net.addresses import parse_peer_addr
 from p2pfleet.net.error_mapping import reraise_if_not_error
 from p2pfleet.net.errors import DialError, describe
 from p2pfleet.net.identity import parse_peer_id
+
+if TYPE_CHECKING:
+    from p2pfleet.net.host import FleetHost
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +132,7 @@ class RelayNode:
         return str(conn.muxed_conn.peer_id.to_base58())
 
     async def keep_reservation(
-        self, fleet_host: Any, relay_addr: str, policy: Backoff, nursery: trio.Nursery
+        self, fleet_host: FleetHost, relay_addr: str, policy: Backoff, nursery: trio.Nursery
     ) -> None:
         """Stay connected to the relay at `relay_addr` and hold a reservation on it."""
         info = parse_peer_addr(relay_addr)
@@ -150,7 +153,7 @@ class RelayNode:
             attempt += 1
 
     async def _reserve_once(
-        self, fleet_host: Any, relay_addr: str, relay: ID, nursery: trio.Nursery
+        self, fleet_host: FleetHost, relay_addr: str, relay: ID, nursery: trio.Nursery
     ) -> bool:
         try:
             with trio.fail_after(10.0):

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
 import trio
 
+from p2pfleet.core.advert import Advert, VehicleState, sign_advert
+from p2pfleet.core.identity import Identity
 from p2pfleet.net.errors import DialError
 from p2pfleet.net.host import HostConfig, open_host
 from p2pfleet.net.hosts import open_hosts
 from p2pfleet.net.identity import peer_id_from_seed
 from p2pfleet.net.streams import FramedStream
+from p2pfleet.peerview import PeerView
 
 from ._support import ECHO, config, seed
 
@@ -24,8 +28,9 @@ async def echo(stream: FramedStream) -> None:
 async def test_a_node_listening_nowhere_is_reached_through_a_relay() -> None:
     relay_cfg = replace(config("relay", gossip=None), relay_service=True)
     async with open_hosts([relay_cfg, config("a", gossip=None)]) as (relay, a):
+        hidden_key = Identity(seed("hidden"))
         hidden_cfg = HostConfig(
-            seed=seed("hidden"), listen_addrs=(), relays=(relay.listen_addrs()[0],), gossip=None
+            seed=hidden_key.seed, listen_addrs=(), relays=(relay.listen_addrs()[0],), gossip=None
         )
         async with open_host(hidden_cfg) as hidden:
             hidden.set_handler(ECHO, echo)
@@ -37,8 +42,21 @@ async def test_a_node_listening_nowhere_is_reached_through_a_relay() -> None:
                 "reachable address = relay address + /p2p-circuit + own id"
             )
 
-            # a learns the circuit address (as from an advert) and opens a framed stream
-            a.add_peer_addrs(hidden.peer_id, [circuit])
+            # a learns the circuit address from hidden's signed advert, as a submitter would
+            advert = Advert(
+                owner=hidden_key.public_key,
+                seq=1,
+                issued_at_ms=int(time.time() * 1000),
+                ttl_ms=60_000,
+                state=VehicleState.PARKED,
+                battery_pct=90,
+                departure_ms=None,
+                tier_watts=60,
+                free_slots=1,
+                energy_left_wh=100,
+                addrs=tuple(addr.removesuffix(f"/p2p/{hidden.peer_id}") for addr in reachable),
+            )
+            assert PeerView(a).offer(sign_advert(hidden_key, advert).wire) is not None
             with trio.fail_after(20):
                 stream = await a.open_stream(hidden.peer_id, ECHO)
                 await stream.send(b"through the relay")
