@@ -9,6 +9,7 @@ import pytest
 import trio
 
 from p2pfleet.core.advert import Advert, VehicleState, sign_advert
+from p2pfleet.core.backoff import Backoff
 from p2pfleet.core.identity import Identity
 from p2pfleet.net.errors import DialError
 from p2pfleet.net.host import HostConfig, open_host
@@ -84,3 +85,36 @@ async def test_a_circuit_through_a_host_that_is_no_relay_is_a_dial_error() -> No
 def test_an_empty_listen_list_needs_relays() -> None:
     with pytest.raises(ValueError, match="relays"):
         HostConfig(seed=seed("x"), listen_addrs=())
+
+
+async def test_a_lost_relay_is_reserved_again_when_it_comes_back() -> None:
+    probe = trio.socket.socket()
+    await probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    relay_cfg = HostConfig(
+        seed=seed("restarting-relay"),
+        listen_addrs=(f"/ip4/127.0.0.1/tcp/{port}",),
+        relay_service=True,
+        gossip=None,
+    )
+    relay_addr = f"/ip4/127.0.0.1/tcp/{port}/p2p/{peer_id_from_seed(relay_cfg.seed)}"
+    hidden_cfg = HostConfig(
+        seed=seed("hidden-2"),
+        listen_addrs=(),
+        relays=(relay_addr,),
+        gossip=None,
+        reconnect=Backoff(initial=0.2, cap=1.0),
+    )
+    async with open_host(hidden_cfg) as hidden:
+        assert hidden.reachable_addrs() == []  # the relay is not up yet: keeps retrying
+        async with open_host(relay_cfg):
+            with trio.fail_after(20):
+                first = await hidden.wait_relay_reservations(1)
+        assert first == [f"{relay_addr}/p2p-circuit/p2p/{hidden.peer_id}"]
+        with trio.fail_after(20):
+            while hidden.reachable_addrs():  # noqa: ASYNC110
+                await trio.sleep(0.05)  # the reservation went with the relay
+        async with open_host(relay_cfg):  # the relay restarts on the same address
+            with trio.fail_after(20):
+                assert await hidden.wait_relay_reservations(1) == first
