@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 import trio
+from libp2p.records.utils import InvalidRecordType
 
 from p2pfleet.net.dht import DhtMode, resolve_mode
 from p2pfleet.net.errors import NetError
@@ -61,6 +62,11 @@ async def test_a_late_joiner_finds_providers_and_peers_it_was_never_told_about()
                 assert (
                     await late.dht_find_providers(hashlib.sha256(b"nobody").digest(), limit=3) == []
                 )
+                # strict validation: a record outside a registered namespace is refused
+                with pytest.raises(InvalidRecordType):
+                    await late.overlay.dht.kad.put_value("/p2pfleet/anything", b"junk")
+                with pytest.raises(InvalidRecordType):
+                    await late.overlay.dht.kad.put_value("no-namespace", b"junk")
 
 
 def test_auto_mode_is_server_only_with_a_direct_address() -> None:
