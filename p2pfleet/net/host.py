@@ -309,6 +309,12 @@ class FleetHost:
         """Addresses of `peer_id` from the routing table, peerstore or a DHT lookup."""
         return await self._require_dht().find_peer(parse_peer_id(peer_id))
 
+    async def wait_reachable_changed(self) -> list[str]:
+        """Wait until `reachable_addrs()` changes (a relay slot won or lost); return it."""
+        relay = self._relay_or_fail("")
+        await relay.wait_changed()
+        return self.reachable_addrs()
+
     async def wait_relay_reservations(self, count: int = 1) -> list[str]:
         """Wait until `count` relay slots are held; return `reachable_addrs()`."""
         await self._relay_or_fail("").wait_reserved(count)

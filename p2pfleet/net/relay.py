@@ -110,6 +110,9 @@ class RelayNode:
             f"{transport}/p2p/{relay}/p2p-circuit" for relay, transport in self._reserved.items()
         ]
 
+    async def wait_changed(self) -> None:
+        await self._changed.wait()
+
     async def wait_reserved(self, count: int = 1) -> list[str]:
         while len(self._reserved) < count:
             await self._changed.wait()

@@ -136,6 +136,15 @@ class Node:
                 if status.state is VehicleState.DRIVING:
                     self.tasks.preempt_all()
 
+    async def _address_change_loop(self) -> None:
+        """Re-advertise when a relay reservation is won or lost (the advert's addrs change)."""
+        while True:
+            await self.host.wait_reachable_changed()
+            try:
+                await self.publish_advert()
+            except Exception:
+                log.exception("advert publish after an address change failed")
+
     async def _task_change_loop(self) -> None:
         """Re-advertise when slots fill or free up, so submitters see it quickly."""
         while True:
@@ -191,6 +200,7 @@ async def open_node(
                 await nursery.start(node.peers.follow, [config.region])
                 nursery.start_soon(node._advert_loop)
                 nursery.start_soon(node._task_change_loop)
+                nursery.start_soon(node._address_change_loop)
                 log.info("node %s listening on %s", node.peer_id, ", ".join(host.listen_addrs()))
                 try:
                     yield node
