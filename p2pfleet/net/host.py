@@ -62,7 +62,7 @@ from p2pfleet.net.identity import (
     parse_peer_id,
 )
 from p2pfleet.net.logs import quiet_libp2p_submodules
-from p2pfleet.net.overlay import Overlay, build_overlay
+from p2pfleet.net.overlay import Overlay, OverlayStatistics, build_overlay
 from p2pfleet.net.reconnect import connect_retrying
 from p2pfleet.net.relay import RelayNode, RelayServiceLimits, is_circuit_addr
 from p2pfleet.net.streams import FramedStream
@@ -151,6 +151,7 @@ class HostStatistics:
     handler_errors: int
     frames_rejected: int
     gossip: GossipStatistics | None
+    overlay: OverlayStatistics | None = None
 
 
 class FleetHost:
@@ -425,6 +426,7 @@ class FleetHost:
             handler_errors=self._counters.handler_errors,
             frames_rejected=self._counters.frames_rejected,
             gossip=gossip,
+            overlay=self.overlay.statistics() if self.overlay is not None else None,
         )
 
     # -- internals -----------------------------------------------------------

@@ -21,7 +21,7 @@ from libp2p.tools.anyio_service import background_trio_service
 
 from p2pfleet.net.dht import DhtNode, resolve_mode
 from p2pfleet.net.guard import Counters, guard_libp2p_handler
-from p2pfleet.net.reconnect import Reconnector
+from p2pfleet.net.reconnect import Reconnector, ReconnectStatistics
 from p2pfleet.net.relay import RelayNode
 
 if TYPE_CHECKING:
@@ -30,11 +30,32 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OverlayStatistics:
+    dht_mode: str | None  # "server", "client", or None when the DHT is off
+    dht_routing_peers: int
+    dht_rounds: int
+    relay_service: bool
+    relay_addrs: tuple[str, ...]  # this host's circuit addresses (reservations held)
+    reconnect: ReconnectStatistics | None
+
+
 @dataclass(slots=True)
 class Overlay:
     dht: DhtNode | None = None
     relay: RelayNode | None = None
     reconnector: Reconnector | None = None
+
+    def statistics(self) -> OverlayStatistics:
+        dht, relay = self.dht, self.relay
+        return OverlayStatistics(
+            dht_mode=dht.mode.value.lower() if dht is not None else None,
+            dht_routing_peers=dht.kad.routing_table.size() if dht is not None else 0,
+            dht_rounds=dht.rounds if dht is not None else 0,
+            relay_service=relay is not None and relay.serving,
+            relay_addrs=tuple(relay.circuit_addrs()) if relay is not None else (),
+            reconnect=self.reconnector.statistics() if self.reconnector is not None else None,
+        )
 
     async def start(self, host: FleetHost, cfg: HostConfig, nursery: trio.Nursery) -> None:
         """Dial the bootstrap peers; leave reconnect, relay and discovery keepers running."""

@@ -57,16 +57,18 @@ async def test_a_late_joiner_finds_providers_and_peers_it_was_never_told_about()
                     # low watermark (4)
                     while len(late.connected_peers()) < 4:  # noqa: ASYNC110
                         await trio.sleep(0.1)
-                assert late.overlay is not None and late.overlay.dht is not None
-                assert late.overlay.dht.rounds >= 1
+                stats = late.statistics().overlay
+                assert stats is not None and stats.dht_mode == "server"
+                assert stats.dht_rounds >= 1 and stats.dht_routing_peers >= 1
+                assert stats.reconnect is not None and stats.reconnect.watched == 1
                 assert (
                     await late.dht_find_providers(hashlib.sha256(b"nobody").digest(), limit=3) == []
                 )
                 # strict validation: a record outside a registered namespace is refused
                 with pytest.raises(InvalidRecordType):
-                    await late.overlay.dht.kad.put_value("/p2pfleet/anything", b"junk")
+                    await late.overlay.dht.kad.put_value("/p2pfleet/anything", b"junk")  # type: ignore[union-attr]
                 with pytest.raises(InvalidRecordType):
-                    await late.overlay.dht.kad.put_value("no-namespace", b"junk")
+                    await late.overlay.dht.kad.put_value("no-namespace", b"junk")  # type: ignore[union-attr]
 
 
 def test_auto_mode_is_server_only_with_a_direct_address() -> None:

@@ -66,6 +66,10 @@ async def test_a_node_listening_nowhere_is_reached_through_a_relay() -> None:
             # the only way in was the relay: a has no direct address of hidden
             assert hidden.peer_id in a.connected_peers()
             assert relay.peer_id in hidden.connected_peers()
+            hidden_stats = hidden.statistics().overlay
+            assert hidden_stats is not None and hidden_stats.dht_mode == "client"  # no listener
+            assert hidden_stats.relay_addrs == (circuit.removesuffix(f"/p2p/{hidden.peer_id}"),)
+            assert relay.statistics().overlay.relay_service  # type: ignore[union-attr]
             assert a.statistics().streams_opened == 1
 
 
