@@ -5,20 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from p2pfleet.net.dht import DhtMode
-
+# The values of p2pfleet.net.dht.DhtMode, spelled out: importing the net layer
+# (and libp2p, ~1 s) just to check a config file would slow `--check-config`.
+DHT_MODES = ("auto", "server", "client", "off")
 _KEYS = {"dht_mode", "relays", "relay_service", "discovery_interval_s"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NetworkConfig:
-    dht_mode: str = DhtMode.AUTO  # auto: DHT server when directly reachable, client otherwise
+    dht_mode: str = "auto"  # auto: DHT server when directly reachable, client otherwise
     relays: tuple[str, ...] = ()  # full relay addresses (.../p2p/<id>) to reserve a slot on
     relay_service: bool = False  # act as a circuit relay v2 for NATed vehicles
     discovery_interval_s: float = 30.0  # DHT walk and connect-to-watermark period
 
     def __post_init__(self) -> None:
-        if self.dht_mode not in {m.value for m in DhtMode}:
+        if self.dht_mode not in DHT_MODES:
             raise ValueError(
                 f"[network] dht_mode {self.dht_mode!r} must be auto, server, client or off"
             )
@@ -50,7 +51,7 @@ def network_config_from_dict(table: object) -> NetworkConfig:
     if not isinstance(table.get("relay_service", False), bool):
         raise ValueError("[network] relay_service must be true or false")
     return NetworkConfig(
-        dht_mode=str(table.get("dht_mode", DhtMode.AUTO)),
+        dht_mode=str(table.get("dht_mode", "auto")),
         relays=tuple(relays),
         relay_service=table.get("relay_service", False),
         discovery_interval_s=float(table.get("discovery_interval_s", 30.0)),

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from p2pfleet.net.dht import DhtMode
 from p2pfleet.node.config import ConfigError, node_config_from_dict
-from p2pfleet.node.network_config import NetworkConfig
+from p2pfleet.node.network_config import DHT_MODES, NetworkConfig
 
 RELAY = "/ip4/198.51.100.7/tcp/4001/p2p/12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf"
 
@@ -47,3 +48,7 @@ def test_network_table_reaches_the_host_config() -> None:
 def test_bad_network_settings_are_clear_errors(table: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         node_config_from_dict({"network": table}, base=Path("."))
+
+
+def test_dht_modes_match_the_net_layer() -> None:
+    assert tuple(mode.value for mode in DhtMode) == DHT_MODES
