@@ -86,8 +86,9 @@ class DhtNode:
         self.rounds = 0
 
     async def provide(self, key: bytes) -> None:
+        namespaced = provider_key(key)  # ValueError for a bad key, before any I/O
         try:
-            stored = await self.kad.provider_store.provide(provider_key(key))
+            stored = await self.kad.provider_store.provide(namespaced)
         except BaseException as exc:
             reraise_if_not_error(exc)
             raise NetError(f"DHT provide failed: {describe(exc)}") from exc
@@ -98,8 +99,9 @@ class DhtNode:
         """(peer id, addresses) of up to `limit` providers, each peer once."""
         if limit < 1:
             raise ValueError(f"limit must be >= 1, got {limit}")
+        namespaced = provider_key(key)
         try:
-            infos = await self.kad.provider_store.find_providers(provider_key(key), limit)
+            infos = await self.kad.provider_store.find_providers(namespaced, limit)
         except BaseException as exc:
             reraise_if_not_error(exc)
             raise NetError(f"DHT provider lookup failed: {describe(exc)}") from exc
@@ -120,8 +122,12 @@ class DhtNode:
         return [] if info is None else _full_addrs(str(peer_id.to_base58()), info.addrs)
 
     async def run_discovery(self, fleet_host: FleetHost, interval: float) -> None:
+        """`discovery_round` every `interval` seconds; a failed round is logged, not fatal."""
         while True:
-            await self.discovery_round(fleet_host)
+            try:
+                await self.discovery_round(fleet_host)
+            except Exception:
+                logger.exception("DHT discovery round failed; trying again in %.0f s", interval)
             await trio.sleep(interval)
 
     async def discovery_round(self, fleet_host: FleetHost) -> None:
@@ -144,7 +150,7 @@ class DhtNode:
                 with trio.move_on_after(5.0):
                     await fleet_host.dial_peer(str(peer.to_base58()))
                     connected.add(peer)
-            except DialError as exc:
+            except (DialError, ValueError) as exc:  # ValueError: not an Ed25519 peer
                 logger.debug("could not connect to discovered peer %s: %s", peer, exc)
 
 

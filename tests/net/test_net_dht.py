@@ -64,6 +64,10 @@ async def test_a_late_joiner_finds_providers_and_peers_it_was_never_told_about()
                 assert (
                     await late.dht_find_providers(hashlib.sha256(b"nobody").digest(), limit=3) == []
                 )
+                with pytest.raises(ValueError, match="DHT key"):
+                    await late.dht_provide(b"")
+                with pytest.raises(ValueError, match="limit"):
+                    await late.dht_find_providers(MODEL, limit=0)
                 # strict validation: a record outside a registered namespace is refused
                 with pytest.raises(InvalidRecordType):
                     await late.overlay.dht.kad.put_value("/p2pfleet/anything", b"junk")  # type: ignore[union-attr]
