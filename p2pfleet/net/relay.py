@@ -101,6 +101,7 @@ class RelayNode:
             libp2p_host, self.protocol, RelayConfig(roles=roles, limits=relay_limits)
         )
         self.serving = serve
+        self.refused_reservations = 0  # attempts that reached a relay and were turned down
         self._reserved: dict[str, str] = {}  # relay peer id -> relay transport addr
         self._changed = trio.Event()
 
@@ -163,9 +164,13 @@ class RelayNode:
                 await fleet_host.connect(relay_addr)
                 stream = await self._host.new_stream(relay, [HOP_PROTOCOL])
                 try:
-                    return bool(await self.transport.reserve(stream, relay, nursery))
+                    reserved = bool(await self.transport.reserve(stream, relay, nursery))
                 finally:
                     await stream.close()
+            if not reserved:
+                self.refused_reservations += 1
+                logger.warning("relay %s refused a reservation (at its limit?)", relay_addr)
+            return reserved
         except BaseException as exc:
             reraise_if_not_error(exc)
             logger.warning("relay reservation on %s failed: %s", relay_addr, describe(exc))

@@ -15,6 +15,7 @@ from p2pfleet.net.errors import DialError
 from p2pfleet.net.host import HostConfig, open_host
 from p2pfleet.net.hosts import open_hosts
 from p2pfleet.net.identity import peer_id_from_seed
+from p2pfleet.net.relay import RelayServiceLimits
 from p2pfleet.net.streams import FramedStream
 from p2pfleet.peerview import PeerView
 
@@ -122,3 +123,32 @@ async def test_a_lost_relay_is_reserved_again_when_it_comes_back() -> None:
         async with open_host(relay_cfg):  # the relay restarts on the same address
             with trio.fail_after(20):
                 assert await hidden.wait_relay_reservations(1) == first
+
+
+async def test_a_relay_enforces_its_reservation_limit() -> None:
+    relay_cfg = replace(
+        config("small-relay", gossip=None),
+        relay_service=True,
+        relay_limits=RelayServiceLimits(max_reservations=1),
+    )
+    async with open_hosts([relay_cfg]) as (relay,):
+
+        def hidden(name: str) -> HostConfig:
+            return HostConfig(
+                seed=seed(name),
+                listen_addrs=(),
+                relays=(relay.listen_addrs()[0],),
+                gossip=None,
+                reconnect=Backoff(initial=0.2, cap=1.0),
+            )
+
+        async with open_host(hidden("first")) as first:
+            with trio.fail_after(20):
+                await first.wait_relay_reservations(1)
+            async with open_host(hidden("second")) as second:
+                assert second.overlay is not None and second.overlay.relay is not None
+                with trio.fail_after(20):
+                    while second.overlay.relay.refused_reservations < 2:  # noqa: ASYNC110
+                        await trio.sleep(0.05)
+                assert second.reachable_addrs() == []
+                assert len(first.reachable_addrs()) == 1
