@@ -63,6 +63,8 @@ class ModelInfo:
     runtime: str
     size: int
     license: str
+    task: str = "classify-image"
+    comparator: str = "exact"  # the comparator kind replicas are judged by (compare.py)
 
 
 def build_mobilenet_v2_int8() -> bytes:
@@ -103,6 +105,8 @@ def model_info(model_bytes: bytes) -> ModelInfo:
         runtime=_string_field(metadata, "runtime"),
         size=len(model_bytes),
         license=_string_field(metadata, "license"),
+        task=str(metadata.get("task", "classify-image")),
+        comparator=str(metadata.get("comparator", "exact")),
     )
 
 
