@@ -113,7 +113,10 @@ def cosine_rows(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[np.floa
     return result
 
 
-def max_relative_logit_diff(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> float:
-    """max over rows of max|a-b| / max(|a|,|b|) in that row (what LOGIT_RTOL bounds)."""
+def relative_logit_diffs(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    """Per row: max|a-b| / max(|a|,|b|) (what LOGIT_RTOL bounds), for calibration."""
     x, y = a.astype(np.float64), b.astype(np.float64)
-    return float((np.abs(x - y).max(axis=1) / (_row_tolerance(x, y) / LOGIT_RTOL)).max())
+    result: npt.NDArray[np.float64] = np.abs(x - y).max(axis=1) / (
+        _row_tolerance(x, y) / LOGIT_RTOL
+    )
+    return result
