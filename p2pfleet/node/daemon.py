@@ -194,6 +194,7 @@ async def open_node(
                 await nursery.start(node.peers.follow, [config.region])
                 nursery.start_soon(node._advert_loop)
                 nursery.start_soon(node._task_change_loop)
+                nursery.start_soon(node.models.announce_stored)
                 log.info("node %s listening on %s", node.peer_id, ", ".join(host.listen_addrs()))
                 try:
                     yield node

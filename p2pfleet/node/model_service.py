@@ -81,6 +81,7 @@ class ModelService:
         *,
         max_uploads: int = 2,
         message_timeout_s: float = 30.0,
+        upload_timeout_s: float = 600.0,
         rounds: int = 3,
     ) -> None:
         self._store = store
@@ -88,6 +89,7 @@ class ModelService:
         self._providers = providers
         self._max_uploads = max_uploads
         self._message_timeout_s = message_timeout_s
+        self._upload_timeout_s = upload_timeout_s  # a fetcher that stops reading frees the slot
         self._rounds = rounds
         self._uploads = 0
         self._fetching: dict[bytes, trio.Event] = {}
@@ -130,7 +132,8 @@ class ModelService:
                     return await self._refuse(
                         stream, Refuse(code="bad-offset", detail=f"model has {len(data)} bytes")
                     )
-                await self.send_model(stream, data, request.offset)
+                with trio.fail_after(self._upload_timeout_s):
+                    await self.send_model(stream, data, request.offset)
                 self.stats["uploads"] += 1
         finally:
             self._uploads -= 1
@@ -242,6 +245,13 @@ class ModelService:
             await stream.reset()
             raise
         await stream.close()
+
+    async def announce_stored(self) -> None:
+        """Publish a DHT provider record for every stored model (no-op without a DHT)."""
+        if getattr(self._host, "dht_provide", None) is None:
+            return
+        for model_hash in self._store.hashes():
+            await self._announce(bytes.fromhex(model_hash))
 
     async def _announce(self, model_hash: bytes) -> None:
         provide = getattr(self._host, "dht_provide", None)

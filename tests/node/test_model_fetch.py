@@ -191,3 +191,51 @@ def test_a_node_assigned_a_shard_for_a_missing_model_fetches_it_first(
         assert record.output is not None and len(record.agreeing) == 2
 
     run(main)
+
+
+class DhtShim:
+    """A real host plus the DHT calls the net layer is adding (provide / find providers)."""
+
+    def __init__(self, host: FleetHost, records: dict[bytes, list[str]]) -> None:
+        self._host = host
+        self.records = records
+        self.provided: list[bytes] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._host, name)
+
+    async def dht_provide(self, key: bytes) -> None:
+        self.provided.append(key)
+
+    async def dht_find_providers(self, key: bytes, *, limit: int) -> list[str]:
+        return self.records.get(key, [])[:limit]
+
+
+class NoAdverts:
+    def live(self) -> list[object]:
+        return []
+
+
+def test_providers_from_dht_records_and_announce_after_fetch(
+    tmp_path: Path, mobilenet_int8: bytes
+) -> None:
+    from p2pfleet.node.model_service import fleet_providers
+
+    async def main() -> None:
+        async with open_hosts([host_config("p"), host_config("f")]) as (p, f):
+            store = ModelStore(tmp_path / "p")
+            model_hash = bytes.fromhex(store.put(mobilenet_int8))
+            provider(ModelService, p, store)
+            await link(f, [p])
+            shim = DhtShim(f, {model_hash: [p.peer_id, p.peer_id, f.peer_id]})
+            fetch_store = ModelStore(tmp_path / "f")
+            providers = fleet_providers(NoAdverts(), shim)
+            assert await providers(model_hash) == [p.peer_id]  # de-duplicated, never itself
+            fetcher = ModelService(fetch_store, shim, providers)
+            await fetcher.fetch(model_hash)
+            no_leftovers(fetch_store, model_hash.hex())
+            assert shim.provided == [model_hash]
+            await fetcher.announce_stored()
+            assert shim.provided == [model_hash, model_hash]
+
+    run(main)
