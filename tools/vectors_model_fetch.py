@@ -20,7 +20,6 @@ from p2pfleet.core.model_fetch import (
     MAX_CHUNK,
     MAX_FETCH_FRAME,
     MAX_MODEL_BYTES,
-    MODEL_PROTOCOL,
     REFUSE_CODES,
     Chunk,
     Download,
@@ -33,6 +32,7 @@ from p2pfleet.core.model_fetch import (
     decode_fetch_message,
     encode_fetch_message,
 )
+from p2pfleet.core.protocol_ids import MODEL_PROTOCOL
 
 # A small stand-in "model file": the vectors exercise framing, not a network.
 MODEL = bytes(range(256)) * 3 + b"p2pfleet model-fetch vector"

@@ -25,7 +25,6 @@ from p2pfleet.core import codec
 from p2pfleet.core.errors import DecodeError, LocalProtocolError, RemoteProtocolError
 from p2pfleet.core.limits import KIB, MIB, DecodeLimits
 
-MODEL_PROTOCOL = "/p2pfleet/model/0.1.0"
 FETCH_VERSION = 1
 #: Largest model file the protocol moves (model files are at most 32 MiB today).
 MAX_MODEL_BYTES = 64 * MIB

@@ -14,7 +14,6 @@ import trio
 
 from p2pfleet.core.advert import Advert, VehicleState, sign_advert
 from p2pfleet.core.identity import Identity
-from p2pfleet.core.model_fetch import MODEL_PROTOCOL
 from p2pfleet.core.policy import VehicleFacts, battery_low, refusal
 from p2pfleet.core.protocol_ids import TASK_PROTOCOL, advert_topic
 from p2pfleet.core.task_messages import RejectReason
@@ -189,7 +188,7 @@ async def open_node(
         async with open_host(host_config) as host:
             node = Node(config, identity, host, vehicle, executor, ledger, store)
             host.set_handler(TASK_PROTOCOL, node.tasks.serve)
-            host.set_handler(MODEL_PROTOCOL, node.models.serve)
+            host.set_handler(ModelService.protocol_id, node.models.serve)
             async with trio.open_nursery() as nursery:
                 await nursery.start(node.peers.follow, [config.region])
                 nursery.start_soon(node._advert_loop)

@@ -24,7 +24,6 @@ from p2pfleet.core.errors import RemoteProtocolError
 from p2pfleet.core.manifest import Manifest
 from p2pfleet.core.model_fetch import (
     MAX_FETCH_FRAME,
-    MODEL_PROTOCOL,
     Download,
     DownloadState,
     End,
@@ -37,6 +36,7 @@ from p2pfleet.core.model_fetch import (
     decode_fetch_message,
     encode_fetch_message,
 )
+from p2pfleet.core.protocol_ids import MODEL_PROTOCOL
 from p2pfleet.inference.store import ModelIntegrityError, ModelStore, StoreFullError
 from p2pfleet.net.errors import NetError
 from p2pfleet.net.streams import FramedStream
@@ -73,6 +73,8 @@ def fleet_providers(peers: Any, host: Any) -> ProvidersFn:
 
 
 class ModelService:
+    protocol_id = MODEL_PROTOCOL
+
     def __init__(
         self,
         store: ModelStore,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from p2pfleet.core.model_fetch import MODEL_PROTOCOL
+from p2pfleet.core.protocol_ids import MODEL_PROTOCOL
 from p2pfleet.inference.store import ModelStore
 from p2pfleet.net.host import FleetHost, HostConfig, open_hosts
 from p2pfleet.net.logs import configure_logging
@@ -239,3 +239,13 @@ def test_providers_from_dht_records_and_announce_after_fetch(
             assert shim.provided == [model_hash, model_hash]
 
     run(main)
+
+
+def test_model_cache_limit_is_a_node_config_key(tmp_path: Path) -> None:
+    from p2pfleet.node.config import ConfigError, node_config_from_dict
+
+    config = node_config_from_dict({"node": {"model_cache_bytes": 64 << 20}}, base=tmp_path)
+    assert config.model_cache_bytes == 64 << 20
+    for bad in (-1, "1 GB", True, 1000):
+        with pytest.raises(ConfigError, match="model_cache_bytes"):
+            node_config_from_dict({"node": {"model_cache_bytes": bad}}, base=tmp_path)
