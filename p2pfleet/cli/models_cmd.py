@@ -13,7 +13,7 @@ from p2pfleet.cli.console import EXIT_FAILED, EXIT_OK, out, print_json
 
 ACTIONS = (
     ("list", "list stored models: hash, tier, size, license"),
-    ("build", "build the built-in models into the store"),
+    ("build", "build the built-in models into the store and self-check them"),
     ("verify", "re-hash every stored model and run its self-check on known inputs"),
 )
 
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         row = _row(data)
-        if args.action == "verify":
+        if args.action in ("build", "verify"):
             from p2pfleet.inference.selfcheck import self_check
 
             result = self_check(data)

@@ -102,6 +102,11 @@ def pinned_settings_of(model_bytes: bytes) -> dict[str, str]:
     return dict(settings)
 
 
+def manifest_runtime(model_bytes: bytes) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The `runtime` and `runtime_settings` a manifest for this model must carry."""
+    return model_info(model_bytes).runtime, tuple(sorted(pinned_settings_of(model_bytes).items()))
+
+
 def check_manifest_runtime(model_bytes: bytes, runtime: str, settings: Mapping[str, str]) -> None:
     """Raise RuntimeSettingsError unless this node can run the model exactly as asked.
 
@@ -140,4 +145,11 @@ def load_runner(model_bytes: bytes) -> Runner:
     raise ModelFormatError(f"model task {info.task!r} has no onnxruntime runner")
 
 
-__all__ = ["MINILM_NAME", "RUNTIMES", "Runner", "check_manifest_runtime", "load_runner"]
+__all__ = [
+    "MINILM_NAME",
+    "RUNTIMES",
+    "Runner",
+    "check_manifest_runtime",
+    "load_runner",
+    "manifest_runtime",
+]

@@ -77,6 +77,13 @@ def decode_texts(data: bytes) -> list[str]:
     return texts
 
 
+def texts_from_lines(text: str) -> list[str]:
+    """One input per non-blank line of a text file, NFC-normalised and stripped."""
+    return [
+        unicodedata.normalize("NFC", line.strip()) for line in text.splitlines() if line.strip()
+    ]
+
+
 @cache
 def sample_sentences() -> tuple[str, ...]:
     """Project-written, vehicle and fleet themed sentences (and four unrelated ones)."""

@@ -16,6 +16,7 @@ from p2pfleet.inference.texts import (
     decode_texts,
     encode_texts,
     sample_sentences,
+    texts_from_lines,
 )
 
 
@@ -51,6 +52,12 @@ def test_malformed_text_bytes_are_refused() -> None:
         decode_texts(nfd)
     with pytest.raises(TextFormatError, match="UTF-8"):
         decode_texts(b"P2TX\x01\x00\x01\x00\x01\x00\xff")
+
+
+def test_text_files_become_canonical_inputs() -> None:
+    texts = texts_from_lines("  first line \r\n\n caf\u0065\u0301 au lait\n\t\n")
+    assert texts == ["first line", "caf\u00e9 au lait"]
+    assert decode_texts(encode_texts(texts)) == texts
 
 
 def test_sample_sentences_are_bundled() -> None:

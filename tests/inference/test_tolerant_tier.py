@@ -20,6 +20,7 @@ from p2pfleet.inference.engine import (
     OrtTextRunner,
     check_manifest_runtime,
     load_runner,
+    manifest_runtime,
     pinned_settings_of,
 )
 from p2pfleet.inference.minilm import (
@@ -144,7 +145,9 @@ def test_int8_substitute_is_rejected_by_the_classification_comparator(
 
 def test_the_node_refuses_settings_it_cannot_honour(minilm_bytes: bytes) -> None:
     pinned = pinned_settings_of(minilm_bytes)
-    check_manifest_runtime(minilm_bytes, ORT_RUNTIME, pinned)
+    manifest_rt, manifest_settings = manifest_runtime(minilm_bytes)
+    assert manifest_rt == ORT_RUNTIME and dict(manifest_settings) == pinned
+    check_manifest_runtime(minilm_bytes, manifest_rt, dict(manifest_settings))
     cases = [
         ("p2pfleet-int8/1", pinned, "runtime"),
         (ORT_RUNTIME, {**pinned, "version": "1.0.0"}, "differ"),
