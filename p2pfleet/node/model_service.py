@@ -29,7 +29,6 @@ from p2pfleet.core.model_fetch import (
     End,
     Get,
     Have,
-    ProviderLiedError,
     ProviderRefusedError,
     Refuse,
     chunks_of,
@@ -44,6 +43,7 @@ from p2pfleet.net.streams import FramedStream
 log = logging.getLogger("p2pfleet.node.models")
 
 ProvidersFn = Callable[[bytes], Awaitable[Sequence[str]]]
+SUSPECT_PREFIX = "hash mismatch after resuming earlier bytes"
 
 
 class ModelFetchError(Exception):
@@ -201,17 +201,30 @@ class ModelService:
         )
 
     async def _try_provider(self, peer: str, model_hash: bytes) -> str:
+        outcome = await self._attempt(peer, model_hash)
+        if outcome == SUSPECT_PREFIX:
+            # The bytes on disk came from an earlier attempt, maybe from a liar whose
+            # garbage only the final hash reveals: start over with this provider.
+            self._store.part_path(model_hash.hex()).unlink(missing_ok=True)
+            self.stats["restarted"] += 1
+            outcome = await self._attempt(peer, model_hash)
+        return outcome
+
+    async def _attempt(self, peer: str, model_hash: bytes) -> str:
         hex_hash = model_hash.hex()
         part = self._store.part_path(hex_hash)
+        resumed = part.exists() and part.stat().st_size > 0
         try:
             await self._download(peer, model_hash)
             await trio.to_thread.run_sync(self._store.adopt_part, hex_hash)
             return "ok"
-        except (ProviderLiedError, ModelIntegrityError) as exc:
-            return self._caught_liar(peer, model_hash, exc)
+        except ModelIntegrityError as exc:
+            return SUSPECT_PREFIX if resumed else self._caught_liar(peer, model_hash, exc)
         except ProviderRefusedError as exc:
+            if resumed and exc.code == "bad-offset":
+                return SUSPECT_PREFIX  # our partial file is longer than the real model
             return f"refused ({exc.code})"
-        except RemoteProtocolError as exc:  # malformed frames count as lying too
+        except RemoteProtocolError as exc:  # its own claims contradict: lies, malformed frames
             return self._caught_liar(peer, model_hash, exc)
         except (NetError, trio.TooSlowError) as exc:
             size = part.stat().st_size if part.exists() else 0

@@ -12,11 +12,11 @@ from p2pfleet.core.model_fetch import Chunk, End, Have, chunks_of, encode_fetch_
 from p2pfleet.net.streams import FramedStream
 from p2pfleet.node.model_service import ModelService
 
-LIES = ("garbage", "wrong-size", "short", "overrun")
+LIES = ("none", "garbage", "wrong-size", "short", "overrun")
 
 
 class LyingModelService(ModelService):
-    """A corrupt provider.
+    """A corrupt provider (or, with lie="none", an honest one that records its requests).
 
     garbage: right size, every byte flipped (only the final SHA-256 can tell);
     wrong-size: declares and sends 4 KiB more than the model;

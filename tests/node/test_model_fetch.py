@@ -249,3 +249,26 @@ def test_model_cache_limit_is_a_node_config_key(tmp_path: Path) -> None:
     for bad in (-1, "1 GB", True, 1000):
         with pytest.raises(ConfigError, match="model_cache_bytes"):
             node_config_from_dict({"node": {"model_cache_bytes": bad}}, base=tmp_path)
+
+
+@pytest.mark.parametrize("prefix", ["garbage", "too-long"])
+def test_a_bad_partial_file_from_an_earlier_liar_does_not_blame_the_honest_provider(
+    tmp_path: Path, mobilenet_int8: bytes, prefix: str
+) -> None:
+    async def main() -> None:
+        async with open_hosts([host_config("p"), host_config("f")]) as (p, f):
+            store = ModelStore(tmp_path / "p")
+            model_hash = store.put(mobilenet_int8)
+            honest = provider(LyingModelService, p, store, lie="none")
+            fetch_store = ModelStore(tmp_path / "f")
+            size = 300_000 if prefix == "garbage" else len(mobilenet_int8) + 10
+            fetch_store.part_path(model_hash).write_bytes(bytes(size))  # left by a liar
+            await link(f, [p])
+            fetcher = ModelService(fetch_store, f, fixed([p]))  # type: ignore[arg-type]
+            await fetcher.fetch(bytes.fromhex(model_hash))
+            no_leftovers(fetch_store, model_hash)
+            assert fetcher.stats["restarted"] == 1 and not fetcher.stats["liars"]
+            expected = [size, 0] if prefix == "garbage" else [0]  # too long: refused first
+            assert honest.requested_offsets == expected  # type: ignore[attr-defined]
+
+    run(main)
