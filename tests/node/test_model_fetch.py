@@ -272,3 +272,42 @@ def test_a_bad_partial_file_from_an_earlier_liar_does_not_blame_the_honest_provi
             assert honest.requested_offsets == expected  # type: ignore[attr-defined]
 
     run(main)
+
+
+def test_refusals_are_not_lies_and_garbage_requests_do_not_hurt_the_provider(
+    tmp_path: Path, mobilenet_int8: bytes
+) -> None:
+    import random
+
+    from p2pfleet.core.model_fetch import Get, Refuse, decode_fetch_message, encode_fetch_message
+    from p2pfleet.net.errors import NetError
+
+    async def main() -> None:
+        names = [host_config("empty"), host_config("busy"), host_config("ok"), host_config("f")]
+        async with open_hosts(names) as (empty, busy, ok, f):
+            full = ModelStore(tmp_path / "full")
+            model_hash = full.put(mobilenet_int8)
+            provider(ModelService, empty, ModelStore(tmp_path / "empty"))
+            provider(ModelService, busy, full, _max_uploads=0)
+            provider(ModelService, ok, full)
+            await link(f, [empty, busy, ok])
+
+            rng = random.Random(4)
+            for _ in range(30):  # malformed requests: the provider resets and keeps serving
+                stream = await f.open_stream(ok.peer_id, MODEL_PROTOCOL)
+                await stream.send(rng.randbytes(rng.randint(1, 64)))
+                with pytest.raises(NetError):
+                    await stream.receive(max_size=1 << 20)
+            stream = await f.open_stream(ok.peer_id, MODEL_PROTOCOL)
+            await stream.send(encode_fetch_message(Get(model=bytes(32), offset=0)))
+            reply = decode_fetch_message(await stream.receive(max_size=1 << 20))
+            assert reply == Refuse(code="not-found", detail="model not stored")
+            await stream.close()
+
+            fetch_store = ModelStore(tmp_path / "f")
+            fetcher = ModelService(fetch_store, f, fixed([empty, busy, ok]))  # type: ignore[arg-type]
+            await fetcher.fetch(bytes.fromhex(model_hash))
+            no_leftovers(fetch_store, model_hash)
+            assert not fetcher.stats["liars"] and not fetcher._liars
+
+    run(main)
