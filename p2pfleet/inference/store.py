@@ -60,9 +60,9 @@ class ModelStore:
         """Store bytes under their SHA-256 (atomically: temp file, fsync, os.replace)."""
         model_hash = hashlib.sha256(data).hexdigest()
         target = self._path(model_hash)
-        if target.is_file():
+        if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == model_hash:
             self.touch(model_hash)
-            return model_hash
+            return model_hash  # already stored intact (a corrupted copy is rewritten below)
         self.make_room(len(data), keep=model_hash)
         fd, temp_name = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=SUFFIX)
         try:

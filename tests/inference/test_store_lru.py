@@ -77,3 +77,11 @@ def test_adopt_part_checks_the_hash_and_respects_the_limit(tmp_path: Path) -> No
     with pytest.raises(ModelIntegrityError, match="discarded"):
         store.adopt_part(wanted)
     assert not store.part_path(wanted).exists() and not store.has(wanted)
+
+
+def test_put_repairs_a_corrupted_copy(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path, max_bytes=10_000)
+    digest = store.put(blob("a"))
+    (tmp_path / f"{digest}.model").write_bytes(b"tampered")
+    assert store.put(blob("a")) == digest
+    assert store.get(digest) == blob("a")
