@@ -124,3 +124,16 @@ def test_malformed_or_mismatched_outputs_are_different_answers(kind: str) -> Non
 def test_unknown_kind() -> None:
     with pytest.raises(ValueError, match="known kinds"):
         comparator_for("vibes")
+
+
+def test_every_model_comparator_kind_has_a_comparator(model_bytes: bytes) -> None:
+    from p2pfleet.inference.compare import COMPARATORS
+    from p2pfleet.inference.modelfile import ModelFormatError, decode_model, encode_model
+    from p2pfleet.inference.runtime import COMPARATOR_KINDS, model_info
+
+    assert set(COMPARATORS) == set(COMPARATOR_KINDS)
+    assert model_info(model_bytes).comparator == "exact"
+    decoded = decode_model(model_bytes)
+    bogus = encode_model({**decoded.metadata, "comparator": "vibes"}, decoded.tensors)
+    with pytest.raises(ModelFormatError, match="comparator"):
+        model_info(bogus)
