@@ -241,7 +241,7 @@ class ModelService:
     async def _download(self, peer: str, model_hash: bytes) -> None:
         part = self._store.part_path(model_hash.hex())
         have = part.stat().st_size if part.exists() else 0
-        download = Download(model_hash, have=have, max_size=self._store.max_bytes or 1 << 62)
+        download = Download(model_hash, have=have)
         if have:
             self.stats["resumed"] += 1
             log.info("resuming model %s at byte %d from %s", model_hash.hex()[:16], have, peer)
@@ -253,10 +253,17 @@ class ModelService:
                     with trio.fail_after(self._message_timeout_s):
                         frame = await stream.receive(max_size=MAX_FETCH_FRAME)
                     data = download.receive(decode_fetch_message(frame))
+                    if download.size > (self._store.max_bytes or download.size):
+                        raise StoreFullError(  # our limit, not the provider's lie
+                            f"model is {download.size} bytes; the model store holds at most "
+                            f"{self._store.max_bytes} (raise [node] model_cache_bytes)"
+                        )
                     if data:
                         sink.write(data)
                         sink.flush()
         except BaseException:
+            if part.exists() and part.stat().st_size == 0:
+                part.unlink()
             await stream.reset()
             raise
         await stream.close()

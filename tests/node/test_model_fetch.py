@@ -311,3 +311,20 @@ def test_refusals_are_not_lies_and_garbage_requests_do_not_hurt_the_provider(
             assert not fetcher.stats["liars"] and not fetcher._liars
 
     run(main)
+
+
+def test_a_model_over_the_cache_limit_is_not_blamed_on_the_provider(
+    tmp_path: Path, mobilenet_int8: bytes
+) -> None:
+    async def main() -> None:
+        async with open_hosts([host_config("p"), host_config("f")]) as (p, f):
+            store = ModelStore(tmp_path / "p")
+            model_hash = bytes.fromhex(store.put(mobilenet_int8))
+            provider(ModelService, p, store)
+            await link(f, [p])
+            small = ModelStore(tmp_path / "f", max_bytes=1 << 20)
+            fetcher = ModelService(small, f, fixed([p]))  # type: ignore[arg-type]
+            assert not await fetcher.ensure(model_hash)
+            assert not fetcher._liars and not list(small.directory.iterdir())
+
+    run(main)
