@@ -174,7 +174,7 @@ def model_fetch_vectors() -> dict[str, Any]:
                 "size over the fetcher's limit",
                 0,
                 [Have(size=5000, offset=0)],
-                "claims more than the fetcher accepts",
+                "claims more than the state machine's max_size (4096 here; MAX_MODEL_BYTES on the wire)",
             ),
             _sequence("refused", 0, [Refuse(code="busy", detail="")], "provider refuses"),
         ],
