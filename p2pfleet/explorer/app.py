@@ -140,11 +140,13 @@ class ExplorerApp:
             document = self._source.snapshot()
             body = sse_event("snapshot", document, document.get("version"))
             await send({"type": "http.response.body", "body": body, "more_body": True})
+            sent_at = trio.current_time()
             with trio.move_on_after(self._heartbeat_s) as idle:
                 await self._source.wait_changed()
             if idle.cancelled_caught:
                 await send({"type": "http.response.body", "body": b": ping\n\n", "more_body": True})
-            await trio.sleep(self._min_interval_s)  # coalesce bursts of changes
+            # At most one snapshot per min interval: a burst of changes becomes one push.
+            await trio.sleep_until(sent_at + self._min_interval_s)
 
 
 async def _cancel_on_disconnect(receive: Receive, scope: trio.CancelScope) -> None:

@@ -38,7 +38,10 @@ class VehicleSpec:
 
 
 class ExplorerFleet:
-    """`with ExplorerFleet(tmp, specs) as fleet:` -> `fleet.url`, `fleet.peer_ids`, `fleet.set_state`."""
+    """`with ExplorerFleet(tmp, specs) as fleet:` -> `fleet.url`, `fleet.peer_ids`, `fleet.set_state`.
+
+    With no vehicles and an explorer config, it runs the explorer alone (the empty state).
+    """
 
     def __init__(
         self,
@@ -49,8 +52,8 @@ class ExplorerFleet:
         explorer: ExplorerConfig | None = None,
         start_timeout_s: float = 120.0,
     ) -> None:
-        if not specs:
-            raise ValueError("a fleet needs at least one vehicle")
+        if not specs and explorer is None:
+            raise ValueError("give vehicles, or an explorer config to run the explorer alone")
         self.base_dir = base_dir
         self.specs = list(specs)
         self.model = model
@@ -90,6 +93,10 @@ class ExplorerFleet:
         trio.from_thread.run_sync(
             self.nodes[index].vehicle.set_state, state, trio_token=self._require_token()
         )
+
+    def run(self, async_function: Any, *args: Any) -> Any:
+        """Run `await async_function(*args)` on the fleet's trio thread and return its result."""
+        return trio.from_thread.run(async_function, *args, trio_token=self._require_token())
 
     def call(self, function: Any, *args: Any) -> Any:
         """Run a synchronous function on the fleet's trio thread (e.g. to read state safely)."""
@@ -154,7 +161,8 @@ class ExplorerFleet:
                 history_interval_s=1.0,
                 refresh_s=1.0,
             )
-            config = replace(config, bootstrap=tuple(per_region.values()))
+            if self.nodes:  # with no vehicles the explorer keeps its own bootstrap list
+                config = replace(config, bootstrap=tuple(per_region.values()))
             self.explorer = await stack.enter_async_context(open_explorer(config))
             async with trio.open_nursery() as nursery:
                 self.url = await nursery.start(serve_http, self.explorer, "127.0.0.1:0")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -201,3 +202,52 @@ def test_the_json_api_matches_its_schema(fleet: ExplorerFleet) -> None:
         check(sample, SAMPLE, f"history.samples[{index}]")
     times = [s["t_ms"] for s in history["samples"]]
     assert times == sorted(times)
+
+
+async def run_small_job(bootstrap: str, directory: Path) -> bytes:
+    import trio
+
+    from p2pfleet.submit.client import ClientConfig, open_client
+    from p2pfleet.submit.job import JobSpec
+
+    config = ClientConfig(data_dir=directory, bootstrap=(bootstrap,), regions=("berlin",))
+    async with open_client(config) as client:
+        with trio.fail_after(WAIT_S):
+            await client.peers.wait_for_peers(2)
+        spec = JobSpec(shard_size=8, replicas=2, max_replicas=2, output_dir=directory / "out")
+        with trio.fail_after(300):
+            result = await client.run_job(spec)
+    return result.plan.job_id
+
+
+def test_a_job_run_on_the_fleet_appears_in_recent_jobs(
+    browser: Any, fleet: ExplorerFleet, tmp_path: Path
+) -> None:
+    open_page(browser, fleet)
+    job_id = fleet.run(run_small_job, fleet.nodes[0].host.listen_addrs()[0], tmp_path)
+    wait_until(
+        browser,
+        lambda b: b.find_elements("css selector", f'#jobs tbody tr[data-job="{job_id.hex()}"]'),
+        "the job in the recent jobs table",
+    )
+    row = browser.find_element("css selector", f'#jobs tbody tr[data-job="{job_id.hex()}"]')
+    done, assigned = (int(n) for n in row.find_elements("tag name", "td")[2].text.split(" / "))
+    assert done == assigned >= 2  # every shard on two berlin nodes
+    assert not browser.find_element("id", "no-jobs").is_displayed()
+
+
+def test_with_no_reachable_peer_the_page_explains_what_to_check(
+    browser: Any, tmp_path: Path
+) -> None:
+    from p2pfleet.explorer.service import ExplorerConfig
+
+    dead = "/ip4/127.0.0.1/tcp/9/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"
+    config = ExplorerConfig(bootstrap=(dead,), regions=("oslo",), refresh_s=0.5)
+    with ExplorerFleet(tmp_path, [], explorer=config) as alone:
+        browser.get(alone.url + "/")
+        wait_until(browser, lambda b: b.find_element("id", "empty").is_displayed(), "empty state")
+        text = browser.find_element("id", "empty").text
+        assert "No peers reachable yet" in text
+        assert dead in text and "oslo" in text and "Firewall" in text
+        assert browser.find_element("id", "empty-connected").text == "0"
+        assert not row_states(browser)

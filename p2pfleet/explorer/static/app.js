@@ -107,7 +107,7 @@ function renderCapacity(doc) {
 
 function renderChart(history) {
   const svg = $("chart");
-  const W = 480, H = 200, L = 40, R = 40, T = 10, B = 24;
+  const W = 480, H = 200, L = 52, R = 52, T = 10, B = 24;
   const samples = history.samples;
   svg.replaceChildren();
   if (samples.length < 2) {
@@ -129,7 +129,7 @@ function renderChart(history) {
     el("svg:line", { class: "axisline", x1: L, y1: H - B, x2: W - R, y2: H - B }),
     el("svg:text", { x: L - 4, y: T + 8, "text-anchor": "end", class: "axis watts" }, watts(maxW)),
     el("svg:text", { x: L - 4, y: H - B, "text-anchor": "end", class: "axis" }, "0"),
-    el("svg:text", { x: W - R + 4, y: T + 8, class: "axis slots" }, maxS + " sl"),
+    el("svg:text", { x: W - R + 4, y: T + 8, class: "axis slots" }, maxS + " slots"),
     el("svg:text", { x: L, y: H - 6, class: "axis" }, "-" + duration((t1 - t0) / 1000)),
     el("svg:text", { x: W - R, y: H - 6, "text-anchor": "end", class: "axis" }, "now")
   );
@@ -146,14 +146,16 @@ function renderGraph(g) {
       layout.set(id, { x: W / 2 + 110 * Math.cos(angle), y: H / 2 + 110 * Math.sin(angle) });
     }
   });
-  // A small force layout: pairwise repulsion, springs along edges, pull to the centre.
-  for (let step = 0; step < 60; step++) {
+  // A small force layout: pairwise repulsion, springs of a rest length along edges,
+  // a weak pull to the centre. Many steps for a new node set, a few to settle otherwise.
+  const fresh = ids.some((id) => !layout.get(id).settled);
+  for (let step = 0; step < (fresh ? 300 : 20); step++) {
     const force = new Map(ids.map((id) => [id, { x: 0, y: 0 }]));
     for (let i = 0; i < ids.length; i++) {
       for (let j = i + 1; j < ids.length; j++) {
         const a = layout.get(ids[i]), b = layout.get(ids[j]);
         const dx = a.x - b.x || 0.1, dy = a.y - b.y || 0.1;
-        const d2 = Math.max(dx * dx + dy * dy, 25), push = 2500 / d2;
+        const d2 = Math.max(dx * dx + dy * dy, 25), push = 12000 / d2;
         const d = Math.sqrt(d2);
         force.get(ids[i]).x += (dx / d) * push; force.get(ids[i]).y += (dy / d) * push;
         force.get(ids[j]).x -= (dx / d) * push; force.get(ids[j]).y -= (dy / d) * push;
@@ -161,17 +163,19 @@ function renderGraph(g) {
     }
     for (const e of g.edges) {
       const a = layout.get(e.a), b = layout.get(e.b);
-      const dx = b.x - a.x, dy = b.y - a.y, pull = 0.02;
-      force.get(e.a).x += dx * pull; force.get(e.a).y += dy * pull;
-      force.get(e.b).x -= dx * pull; force.get(e.b).y -= dy * pull;
+      const dx = b.x - a.x, dy = b.y - a.y, d = Math.max(1, Math.hypot(dx, dy));
+      const pull = (d - 110) * 0.05;
+      force.get(e.a).x += (dx / d) * pull; force.get(e.a).y += (dy / d) * pull;
+      force.get(e.b).x -= (dx / d) * pull; force.get(e.b).y -= (dy / d) * pull;
     }
     for (const id of ids) {
       const p = layout.get(id), f = force.get(id);
-      f.x += (W / 2 - p.x) * 0.01; f.y += (H / 2 - p.y) * 0.01;
-      p.x = Math.min(W - 20, Math.max(20, p.x + Math.max(-8, Math.min(8, f.x))));
-      p.y = Math.min(H - 20, Math.max(20, p.y + Math.max(-8, Math.min(8, f.y))));
+      f.x += (W / 2 - p.x) * 0.02; f.y += (H / 2 - p.y) * 0.02;
+      p.x = Math.min(W - 30, Math.max(30, p.x + Math.max(-6, Math.min(6, f.x))));
+      p.y = Math.min(H - 30, Math.max(20, p.y + Math.max(-6, Math.min(6, f.y))));
     }
   }
+  for (const id of ids) layout.get(id).settled = true;
   svg.replaceChildren(
     ...g.edges.map((e) => {
       const a = layout.get(e.a), b = layout.get(e.b);
