@@ -46,7 +46,9 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--once", action="store_true", help="print one snapshot and exit (no web server)"
     )
-    parser.add_argument("--json", action="store_true", help="print the snapshot as JSON")
+    parser.add_argument(
+        "--json", action="store_true", help="print one snapshot as JSON (implies --once)"
+    )
     parser.add_argument(
         "--listen-seconds",
         type=float,

@@ -86,11 +86,13 @@ class ExplorerApp:
         *,
         sse_heartbeat_s: float = 15.0,
         sse_min_interval_s: float = 0.1,
+        max_sse_clients: int = 64,
     ) -> None:
         self._source = source
         self._static = load_static()
         self._heartbeat_s = sse_heartbeat_s
         self._min_interval_s = sse_min_interval_s
+        self._max_sse_clients = max_sse_clients
         self.sse_clients = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -111,6 +113,9 @@ class ExplorerApp:
             part = API_ROUTES[path]
             document = self._source.snapshot()
             await _json(send, document if part is None else document[part], head=head)
+        elif path == "/api/events" and self.sse_clients >= self._max_sse_clients:
+            message = "too many live pages open; retry later or poll /api/snapshot"
+            await _json(send, {"error": message}, status=503)
         elif path == "/api/events":
             await self._events(receive, send)
         elif path == "/healthz":

@@ -38,6 +38,7 @@ class ExplorerConfig:
     status_interval_s: float = 10.0  # how often each known node is asked for its status
     status_timeout_s: float = 5.0
     status_concurrency: int = 4
+    status_max_per_round: int = 256  # a big fleet is polled in slices, oldest answers first
     history_interval_s: float = 5.0
     history_max_samples: int = 2880  # 4 h at 5 s
     refresh_s: float = 2.0  # push a fresh snapshot at least this often (advert ages)
@@ -64,10 +65,18 @@ class Explorer:
         self.version = 0
         self._changed = trio.Event()
         self._nursery: trio.Nursery | None = None
+        self._cached: dict[str, Any] | None = None
 
     # -- what the page shows ---------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
+        """The whole view; built once per change, shared by every page and API call."""
+        if self._cached is not None and self._cached["version"] == self.version:
+            return self._cached
+        self._cached = self._build_snapshot()
+        return self._cached
+
+    def _build_snapshot(self) -> dict[str, Any]:
         now = now_ms()
         rows = peer_rows(self.view.live(), now)
         return {
@@ -115,9 +124,13 @@ class Explorer:
     async def poll_once(self) -> None:
         """Ask every known node for its status (a few at a time)."""
         known = {s.peer_id for s in self.view.live()} | set(self.host.connected_peers())
+        known.discard(self.host.peer_id)
+        oldest_first = sorted(
+            known, key=lambda p: (self.statuses[p].received_ms if p in self.statuses else 0, p)
+        )
         limiter = trio.CapacityLimiter(self.config.status_concurrency)
         async with trio.open_nursery() as nursery:
-            for peer in sorted(known - {self.host.peer_id}):
+            for peer in oldest_first[: self.config.status_max_per_round]:
                 nursery.start_soon(self._poll_peer, peer, limiter)
         cutoff = now_ms() - int(self.config.status_max_age_s * 1000)
         for peer in [p for p, seen in self.statuses.items() if seen.received_ms < cutoff]:

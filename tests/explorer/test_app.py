@@ -205,3 +205,11 @@ def test_lifespan_is_acknowledged() -> None:
         return sent
 
     assert trio.run(main) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+def test_live_pages_are_capped() -> None:
+    async def main() -> tuple[int, dict[bytes, bytes], bytes]:
+        return await call(ExplorerApp(FakeSource(), max_sse_clients=0), "/api/events")
+
+    status, _, body = trio.run(main)
+    assert status == 503 and "poll /api/snapshot" in json.loads(body)["error"]
