@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import trio
+
 from p2pfleet.core.errors import RemoteProtocolError
 from p2pfleet.core.status import (
     MAX_REQUEST_BYTES,
@@ -37,6 +39,11 @@ if TYPE_CHECKING:
     from p2pfleet.node.daemon import Node
 
 log = logging.getLogger("p2pfleet.node.status")
+
+#: A requester that does not send its request within this time gets a reset.
+REQUEST_TIMEOUT_S = 10.0
+#: Status streams served at once; more are reset at once (answers are cheap but not free).
+MAX_CONCURRENT = 16
 
 _RECENT_JOBS_SQL = """
 SELECT job_id, SUM(outcome = 'completed'), COUNT(*), MAX(started_at)
@@ -77,7 +84,9 @@ class PublicStatus:
 
     def __init__(self, node: Node) -> None:
         self._node = node
+        self._active = 0
         self.served = 0
+        self.refused = 0
 
     def report(self, nonce: bytes) -> NodeStatusReport:
         node = self._node
@@ -93,17 +102,27 @@ class PublicStatus:
         )
 
     async def serve(self, stream: FramedStream) -> None:
+        if self._active >= MAX_CONCURRENT:
+            self.refused += 1
+            await stream.reset()
+            return
+        self._active += 1
         try:
-            request = StatusRequest.from_bytes(await stream.receive(max_size=MAX_REQUEST_BYTES))
+            with trio.fail_after(REQUEST_TIMEOUT_S):
+                frame = await stream.receive(max_size=MAX_REQUEST_BYTES)
+            request = StatusRequest.from_bytes(frame)
             signed = sign_status(self._node.identity, self.report(request.nonce))
             await stream.send(signed.wire)
             await stream.close()
             self.served += 1
-        except RemoteProtocolError as exc:
-            log.info("bad status request from %s: %s", stream.remote_peer, exc)
+        except (RemoteProtocolError, trio.TooSlowError) as exc:
+            self.refused += 1
+            log.info("bad or missing status request from %s: %r", stream.remote_peer, exc)
             await stream.reset()
         except NetError as exc:
             log.debug("status stream from %s ended: %s", stream.remote_peer, exc)
+        finally:
+            self._active -= 1
 
 
 async def fetch_status(host: FleetHost, peer_id: str) -> SignedStatus:

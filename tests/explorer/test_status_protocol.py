@@ -137,3 +137,21 @@ def test_the_requester_refuses_replayed_or_foreign_answers(lie: str) -> None:
 
 def test_recent_jobs_without_a_ledger_is_empty(tmp_path: Path) -> None:
     assert recent_jobs(tmp_path / "missing.sqlite3") == []
+
+
+def test_a_silent_requester_is_reset_after_the_request_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from p2pfleet.node import public_status
+
+    monkeypatch.setattr(public_status, "REQUEST_TIMEOUT_S", 0.5)
+
+    async def main() -> None:
+        async with two_nodes_and_a_client(tmp_path) as (a, _, client):
+            with trio.fail_after(30):
+                stream = await client.open_stream(a.peer_id, STATUS_PROTOCOL)
+                with pytest.raises(NetError):  # we never send: the node gives up and resets
+                    await stream.receive(max_size=8192)
+                assert (await fetch_status(client, a.peer_id)).peer_id == a.peer_id
+
+    trio.run(main)
