@@ -218,7 +218,11 @@ function render(doc) {
     (me.regions.length ? me.regions.join(", ") : "none yet") + (me.following_all_regions ? " (all discovered)" : "");
   $("empty").hidden = doc.peers.length > 0;
   $("empty-bootstrap").textContent = me.bootstrap.join(", ") || "(none given)";
-  $("empty-regions").textContent = me.regions.join(", ") || "no region yet";
+  $("empty-regions").textContent = me.regions.length
+    ? me.regions.join(", ")
+    : me.following_all_regions
+      ? "no region yet (regions are learned from the nodes' status answers; name one with --region)"
+      : "no region";
   $("empty-connected").textContent = me.connected;
   renderCapacity(doc);
   renderPeers(doc);
