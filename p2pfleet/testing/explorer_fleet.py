@@ -71,11 +71,13 @@ class ExplorerFleet:
 
     def __enter__(self) -> ExplorerFleet:
         self._thread.start()
-        if not self._ready.wait(self.start_timeout_s):
-            raise TimeoutError(f"fleet not ready after {self.start_timeout_s:.0f} s")
+        ready = self._ready.wait(self.start_timeout_s)
+        if ready and self._error is None:
+            return self
+        self.stop()  # never leave nodes running behind a failed start
         if self._error is not None:
             raise RuntimeError(f"fleet failed to start: {self._error!r}") from self._error
-        return self
+        raise TimeoutError(f"fleet not ready after {self.start_timeout_s:.0f} s")
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
