@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from p2pfleet.cli.console import (
@@ -61,6 +62,11 @@ def register(commands: Any) -> None:
         default=10.0,
         help="seconds between status polls of each known node (default 10)",
     )
+    parser.add_argument(
+        "--history-db",
+        type=Path,
+        help="SQLite file that keeps the capacity history across restarts (default: memory only)",
+    )
     add_verbosity(parser)
     parser.set_defaults(run=run)
 
@@ -78,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
             regions=tuple(args.region or ()),
             p2p_listen=tuple(args.p2p_listen or ("/ip4/127.0.0.1/tcp/0",)),
             status_interval_s=args.status_interval,
+            history_db=args.history_db,
         )
         parse_listen(args.listen)
     except ValueError as exc:

@@ -14,6 +14,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -41,6 +42,7 @@ class ExplorerConfig:
     status_max_per_round: int = 256  # a big fleet is polled in slices, oldest answers first
     history_interval_s: float = 5.0
     history_max_samples: int = 2880  # 4 h at 5 s
+    history_db: Path | None = None  # SQLite file keeping the history across restarts
     refresh_s: float = 2.0  # push a fresh snapshot at least this often (advert ages)
     status_max_age_s: float = 60.0  # forget a node's status after this long without a new one
 
@@ -57,7 +59,9 @@ class Explorer:
         self.host = host
         self.view = PeerView(host)
         self.history = CapacityHistory(
-            interval_s=config.history_interval_s, max_samples=config.history_max_samples
+            interval_s=config.history_interval_s,
+            max_samples=config.history_max_samples,
+            db_path=config.history_db,
         )
         self.statuses: dict[str, StatusSeen] = {}
         self.regions: set[str] = set()
@@ -193,3 +197,4 @@ async def open_explorer(config: ExplorerConfig) -> AsyncIterator[Explorer]:
             yield explorer
         finally:
             nursery.cancel_scope.cancel()
+            explorer.history.close()

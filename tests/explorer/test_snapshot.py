@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -133,3 +136,19 @@ def test_history_is_bounded_and_keeps_the_newest() -> None:
     assert samples[-1]["available_watts"] == 800 and samples[-1]["driving"] == 1
     with pytest.raises(ValueError):
         CapacityHistory(interval_s=0, max_samples=3)
+
+
+def test_history_survives_a_restart_in_sqlite(tmp_path: Path) -> None:
+    db = tmp_path / "history.sqlite3"
+    summary = summarize(fleet_rows())
+    first = CapacityHistory(interval_s=1.0, max_samples=3, db_path=db)
+    for t in range(250):  # enough inserts to prune the table
+        first.add(NOW + t, summary)
+    first.add(NOW, summary)  # a clock step back is ignored
+    first.close()
+    again = CapacityHistory(interval_s=1.0, max_samples=3, db_path=db)
+    assert [s["t_ms"] for s in again.to_json()["samples"]] == [NOW + 247, NOW + 248, NOW + 249]
+    again.close()
+    with closing(sqlite3.connect(db)) as check:
+        (rows,) = check.execute("SELECT COUNT(*) FROM capacity").fetchone()
+    assert rows < 100  # the table is pruned to the window, not grown forever
