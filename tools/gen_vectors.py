@@ -1017,6 +1017,7 @@ GENERATORS: dict[str, Callable[[], dict[str, Any]]] = {
     "manifest.json": manifest_vectors,
     "task.json": task_vectors,
     "model-fetch.json": __import__("vectors_model_fetch").model_fetch_vectors,
+    "status.json": __import__("vectors_status").status_vectors,
 }
 
 

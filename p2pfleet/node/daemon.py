@@ -16,6 +16,7 @@ from p2pfleet.core.advert import Advert, VehicleState, sign_advert
 from p2pfleet.core.identity import Identity
 from p2pfleet.core.policy import VehicleFacts, battery_low, refusal
 from p2pfleet.core.protocol_ids import TASK_PROTOCOL, advert_topic
+from p2pfleet.core.status import STATUS_PROTOCOL
 from p2pfleet.core.task_messages import RejectReason
 from p2pfleet.inference.store import ModelStore
 from p2pfleet.keys import load_or_create_key_file
@@ -24,6 +25,7 @@ from p2pfleet.node.config import NodeConfig
 from p2pfleet.node.executor import ModelExecutor, ShardExecutor
 from p2pfleet.node.ledger import EnergyLedger
 from p2pfleet.node.model_service import ModelService, fleet_providers
+from p2pfleet.node.public_status import PublicStatus
 from p2pfleet.node.task_server import TaskServer
 from p2pfleet.node.vehicle import SimulatedVehicle
 from p2pfleet.peerview import PeerView, now_ms
@@ -189,6 +191,7 @@ async def open_node(
             node = Node(config, identity, host, vehicle, executor, ledger, store)
             host.set_handler(TASK_PROTOCOL, node.tasks.serve)
             host.set_handler(ModelService.protocol_id, node.models.serve)
+            host.set_handler(STATUS_PROTOCOL, PublicStatus(node).serve)
             async with trio.open_nursery() as nursery:
                 await nursery.start(node.peers.follow, [config.region])
                 nursery.start_soon(node._advert_loop)
