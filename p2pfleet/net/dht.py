@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,14 @@ logger = logging.getLogger(__name__)
 PROVIDER_NAMESPACE = b"/p2pfleet/providers/"
 MAX_KEY_SIZE = 256
 DEFAULT_DISCOVERY_INTERVAL = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRecord:
+    """A DHT provider of a key: its peer id and full (`.../p2p/<id>`) addresses."""
+
+    peer_id: str
+    addrs: tuple[str, ...]
 
 
 class DhtMode(StrEnum):
@@ -95,8 +104,8 @@ class DhtNode:
         if not stored:
             raise NetError("DHT provide reached no peer: connect to at least one DHT server first")
 
-    async def find_providers(self, key: bytes, *, limit: int) -> list[tuple[str, list[str]]]:
-        """(peer id, addresses) of up to `limit` providers, each peer once."""
+    async def find_providers(self, key: bytes, *, limit: int) -> list[ProviderRecord]:
+        """Up to `limit` providers, each peer once."""
         if limit < 1:
             raise ValueError(f"limit must be >= 1, got {limit}")
         namespaced = provider_key(key)
@@ -110,7 +119,7 @@ class DhtNode:
             peer_id = str(info.peer_id.to_base58())
             addrs = found.setdefault(peer_id, [])
             addrs.extend(a for a in _full_addrs(peer_id, info.addrs) if a not in addrs)
-        return list(found.items())[:limit]
+        return [ProviderRecord(peer, tuple(addrs)) for peer, addrs in found.items()][:limit]
 
     async def find_peer(self, peer_id: ID) -> list[str]:
         """Full addresses of `peer_id` (empty if the DHT does not know it)."""

@@ -38,7 +38,7 @@ from p2pfleet.net.addresses import (
     parse_peer_addr,
     parse_tcp_multiaddr,
 )
-from p2pfleet.net.dht import DEFAULT_DISCOVERY_INTERVAL, DhtMode, DhtNode
+from p2pfleet.net.dht import DEFAULT_DISCOVERY_INTERVAL, DhtMode, DhtNode, ProviderRecord
 from p2pfleet.net.error_mapping import reraise_if_not_error, stream_open_error
 from p2pfleet.net.errors import (
     DialError,
@@ -302,9 +302,13 @@ class FleetHost:
         """Announce in the DHT that this host provides `key` (e.g. a model hash)."""
         await self._require_dht().provide(key)
 
-    async def dht_find_providers(self, key: bytes, *, limit: int) -> list[tuple[str, list[str]]]:
-        """Up to `limit` distinct providers of `key` as (peer id, addresses)."""
-        return await self._require_dht().find_providers(key, limit=limit)
+    async def dht_find_providers(self, key: bytes, *, limit: int) -> list[ProviderRecord]:
+        """Up to `limit` distinct providers of `key`; their addresses enter the peerstore."""
+        records = await self._require_dht().find_providers(key, limit=limit)
+        for record in records:
+            if record.peer_id != self.peer_id:
+                self.add_peer_addrs(record.peer_id, record.addrs)
+        return records
 
     async def dht_find_peer(self, peer_id: str) -> list[str]:
         """Addresses of `peer_id` from the routing table, peerstore or a DHT lookup."""
@@ -312,8 +316,7 @@ class FleetHost:
 
     async def wait_reachable_changed(self) -> list[str]:
         """Wait until `reachable_addrs()` changes (a relay slot won or lost); return it."""
-        relay = self._relay_or_fail("")
-        await relay.wait_changed()
+        await self._relay_or_fail("").wait_changed()
         return self.reachable_addrs()
 
     async def wait_relay_reservations(self, count: int = 1) -> list[str]:
@@ -586,3 +589,7 @@ async def _poll_until(current: Callable[[], list[str]], count: int) -> list[str]
     while len(peers := current()) < count:  # noqa: ASYNC110
         await trio.sleep(PEER_POLL_INTERVAL)
     return peers
+
+
+# open_hosts lives in p2pfleet.net.hosts; this keeps the old import path working.
+from p2pfleet.net.hosts import open_hosts as open_hosts  # noqa: E402

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from p2pfleet.net.errors import leaf_exceptions
-from p2pfleet.net.host import FleetHost, HostConfig, open_host
+
+if TYPE_CHECKING:  # host.py re-exports open_hosts, so no import of it at load time
+    from p2pfleet.net.host import FleetHost, HostConfig
 
 
 @asynccontextmanager
 async def open_hosts(cfgs: Sequence[HostConfig]) -> AsyncIterator[list[FleetHost]]:
     """Run several hosts; they start in order and close concurrently (fast teardown)."""
     stop = trio.Event()
+
+    from p2pfleet.net.host import open_host
 
     async def run_one(cfg: HostConfig, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         async with open_host(cfg) as host:

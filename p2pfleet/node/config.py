@@ -37,6 +37,7 @@ class NodeConfig:
     vehicle: SimulatedVehicleConfig = field(default_factory=SimulatedVehicleConfig)
     policy: OwnerPolicy = field(default_factory=OwnerPolicy)
     inject_fault: str | None = None  # testing only: see p2pfleet.testing.faults
+    model_cache_bytes: int | None = None  # model store size limit (LRU eviction); None: no limit
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
     @property
@@ -63,6 +64,7 @@ _NODE_KEYS = {
     "tier_watts",
     "advert_interval_s",
     "advert_ttl_s",
+    "model_cache_bytes",
 }
 _VEHICLE_KEYS = {"adapter", "state", "battery_pct", "plugged_in", "parked_for_s"}
 _POLICY_KEYS = {
@@ -100,6 +102,8 @@ def node_config_from_dict(doc: dict[str, Any], *, base: Path, **overrides: Any) 
     for key in ("region", "tier_watts", "advert_interval_s", "advert_ttl_s"):
         if key in node:
             kwargs[key] = node[key]
+    if "model_cache_bytes" in node:
+        kwargs["model_cache_bytes"] = _model_cache_bytes(node["model_cache_bytes"])
     for key in ("data_dir", "key_file"):
         if key in node:
             kwargs[key] = (base / node[key]).resolve()
@@ -135,3 +139,9 @@ def _check_keys(section: object, allowed: set[str], where: str) -> None:
         raise ConfigError(
             f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
         )
+
+
+def _model_cache_bytes(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 << 20:
+        raise ConfigError("[node] model_cache_bytes must be an integer number of bytes >= 1048576")
+    return value

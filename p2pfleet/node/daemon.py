@@ -16,6 +16,7 @@ from p2pfleet.core.advert import Advert, VehicleState, sign_advert
 from p2pfleet.core.identity import Identity
 from p2pfleet.core.policy import VehicleFacts, battery_low, refusal
 from p2pfleet.core.protocol_ids import TASK_PROTOCOL, advert_topic
+from p2pfleet.core.status import STATUS_PROTOCOL
 from p2pfleet.core.task_messages import RejectReason
 from p2pfleet.inference.store import ModelStore
 from p2pfleet.keys import load_or_create_key_file
@@ -23,6 +24,8 @@ from p2pfleet.net.host import FleetHost, HostConfig, open_host
 from p2pfleet.node.config import NodeConfig
 from p2pfleet.node.executor import ModelExecutor, ShardExecutor
 from p2pfleet.node.ledger import EnergyLedger
+from p2pfleet.node.model_service import ModelService, fleet_providers
+from p2pfleet.node.public_status import PublicStatus
 from p2pfleet.node.task_server import TaskServer
 from p2pfleet.node.vehicle import SimulatedVehicle
 from p2pfleet.peerview import PeerView, now_ms
@@ -65,6 +68,9 @@ class Node:
         self.store = store
         self.peers = PeerView(host)
         self.tasks = TaskServer(identity, executor, ledger, self.policy_refusal, config)
+        self.models = ModelService(store, host, fleet_providers(self.peers, host))
+        self.tasks.fetch_missing_model = self.models.ensure
+        self.tasks.runtime_refusal = self.models.runtime_refusal
         self._seq = now_ms()  # monotonic across restarts without storing state
         self._refusing_battery = False
         self.adverts_published = 0
@@ -182,7 +188,7 @@ async def open_node(
 ) -> AsyncIterator[Node]:
     """Run a node until the block exits: listening, advertising and serving tasks."""
     identity = load_or_create_key_file(config.key_path)
-    store = ModelStore(config.models_dir)
+    store = ModelStore(config.models_dir, max_bytes=config.model_cache_bytes)
     executor = with_fault(executor or ModelExecutor(store), config.inject_fault)
     ledger = EnergyLedger(config.ledger_path, tier_watts=config.tier_watts)
     vehicle = vehicle or SimulatedVehicle(config.vehicle)
@@ -196,10 +202,13 @@ async def open_node(
         async with open_host(host_config) as host:
             node = Node(config, identity, host, vehicle, executor, ledger, store)
             host.set_handler(TASK_PROTOCOL, node.tasks.serve)
+            host.set_handler(ModelService.protocol_id, node.models.serve)
+            host.set_handler(STATUS_PROTOCOL, PublicStatus(node).serve)
             async with trio.open_nursery() as nursery:
                 await nursery.start(node.peers.follow, [config.region])
                 nursery.start_soon(node._advert_loop)
                 nursery.start_soon(node._task_change_loop)
+                nursery.start_soon(node.models.announce_stored)
                 nursery.start_soon(node._address_change_loop)
                 log.info("node %s listening on %s", node.peer_id, ", ".join(host.listen_addrs()))
                 try:

@@ -9,7 +9,7 @@ import pytest
 import trio
 from libp2p.records.utils import InvalidRecordType
 
-from p2pfleet.net.dht import DhtMode, resolve_mode
+from p2pfleet.net.dht import DhtMode, ProviderRecord, resolve_mode
 from p2pfleet.net.errors import NetError
 from p2pfleet.net.host import FleetHost, HostConfig, open_host
 from p2pfleet.net.hosts import open_hosts
@@ -44,11 +44,11 @@ async def test_a_late_joiner_finds_providers_and_peers_it_was_never_told_about()
             async with open_host(late_cfg) as late:
                 assert late.connected_peers() == [nodes[3].peer_id]
                 with trio.fail_after(20):
-                    found: list[tuple[str, list[str]]] = []
+                    found: list[ProviderRecord] = []
                     while not found:
                         found = await late.dht_find_providers(MODEL, limit=5)
-                    assert [peer for peer, _ in found] == [provider.peer_id]  # de-duplicated
-                    assert provider.listen_addrs()[0] in found[0][1]
+                    assert [r.peer_id for r in found] == [provider.peer_id]  # de-duplicated
+                    assert provider.listen_addrs()[0] in found[0].addrs
 
                     addrs = await late.dht_find_peer(target.peer_id)
                     assert target.listen_addrs()[0] in addrs
