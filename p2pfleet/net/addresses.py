@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -11,6 +12,8 @@ import trio
 from libp2p.peer.peerinfo import info_from_p2p_addr
 
 from p2pfleet.net.errors import NetError
+
+logger = logging.getLogger("p2pfleet.net.host")
 
 _PROTOCOL_ID_RE = re.compile(r"/[\x21-\x7e]{1,200}")
 
@@ -88,3 +91,32 @@ def _value(addr: Any, protocol: str) -> str | None:
     except Exception:  # ProtocolLookupError: the address has no such part
         return None
     return None if value is None else str(value)
+
+
+def split_peer_addrs(peer_id: str, addrs: Sequence[str]) -> tuple[list[Any], list[str]]:
+    """(dialable TCP multiaddrs without /p2p/, circuit addresses) of `peer_id`.
+
+    Circuit addresses (`.../p2p/<relay>/p2p-circuit`) are kept as text, without
+    the peer's own suffix: only the relay transport can dial them. Anything
+    else that is not `/ip4|ip6|dns*/<host>/tcp/<port>[/p2p/<peer_id>]` is
+    skipped and logged at debug level.
+    """
+    tcp: list[Any] = []
+    circuits: list[str] = []
+    for addr in addrs:
+        if "/p2p-circuit" in addr:
+            circuit = addr.removesuffix(f"/p2p/{peer_id}")
+            if circuit.endswith("/p2p-circuit"):
+                circuits.append(circuit)
+            continue
+        try:
+            parsed = parse_tcp_multiaddr(addr)
+            named = parsed.get_peer_id()
+            if named is not None:
+                if named != peer_id:
+                    raise ValueError(f"address names peer {named}, not {peer_id}")
+                parsed = parsed.decapsulate(multiaddr.Multiaddr(f"/p2p/{named}"))
+            tcp.append(parsed)
+        except ValueError as exc:
+            logger.debug("skipping address %r of %s: %s", addr, peer_id, exc)
+    return tcp, circuits

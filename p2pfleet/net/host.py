@@ -19,7 +19,6 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from dataclasses import dataclass, field
 from typing import Any
 
-import multiaddr
 import trio
 from libp2p import new_host
 from libp2p.custom_types import TProtocol
@@ -36,7 +35,7 @@ from p2pfleet.net.addresses import (
     check_protocol_id,
     parse_multiaddr,
     parse_peer_addr,
-    parse_tcp_multiaddr,
+    split_peer_addrs,
 )
 from p2pfleet.net.dht import DEFAULT_DISCOVERY_INTERVAL, DhtMode, DhtNode, ProviderRecord
 from p2pfleet.net.error_mapping import reraise_if_not_error, stream_open_error
@@ -213,24 +212,9 @@ class FleetHost:
         """
         self._check_open()
         peer = parse_peer_id(peer_id)
-        good: list[Any] = []
-        for addr in addrs:
-            if is_circuit_addr(addr):  # kept apart: libp2p's swarm cannot dial these
-                circuit = addr.removesuffix(f"/p2p/{peer_id}")
-                known_circuits = self._circuit_addrs.setdefault(peer_id, [])
-                if circuit.endswith("/p2p-circuit") and circuit not in known_circuits:
-                    known_circuits.append(circuit)
-                continue
-            try:
-                parsed = parse_tcp_multiaddr(addr)
-                named = parsed.get_peer_id()
-                if named is not None:
-                    if named != peer_id:
-                        raise ValueError(f"address names peer {named}, not {peer_id}")
-                    parsed = parsed.decapsulate(multiaddr.Multiaddr(f"/p2p/{named}"))
-                good.append(parsed)
-            except ValueError as exc:
-                logger.debug("skipping address %r of %s: %s", addr, peer_id, exc)
+        good, circuits = split_peer_addrs(peer_id, addrs)
+        known_circuits = self._circuit_addrs.setdefault(peer_id, [])
+        known_circuits.extend(c for c in circuits if c not in known_circuits)
         if not good:
             return
         peerstore = self._host.get_peerstore()
