@@ -201,11 +201,11 @@ class TaskServer:
         if scope.cancelled_caught or failure is not None:
             reason = self._abandon_reason if failure is None else RejectReason.EXECUTION_FAILED
             abandon = sign_abandon(self._identity, job_id, shard, reason)
-            with trio.move_on_after(2.0):
-                with contextlib.suppress(NetError):
-                    await stream.send(conversation.send(abandon))
-                    await stream.close()
+            with trio.move_on_after(2.0), contextlib.suppress(NetError):
+                await stream.send(conversation.send(abandon))
             self._record(job_id, shard, started, runtime_ms, wire_in, 0, "abandoned", cellular)
+            with trio.move_on_after(2.0), contextlib.suppress(NetError):
+                await stream.close()
             log.info(
                 "abandoned shard %d of job %s: %s%s",
                 shard,

@@ -151,7 +151,7 @@ class SimulatedVehicle:
 
     def set_battery(self, battery_pct: int) -> None:
         self._battery = float(max(0, min(100, battery_pct)))
-        self._broadcast.update(replace(self.status, battery_pct=int(self._battery)))
+        self._broadcast.update(replace(self.status, battery_pct=round(self._battery)))
 
     def set_temperature(self, temperature_c: float | None) -> None:
         self._broadcast.update(replace(self.status, temperature_c=temperature_c))
@@ -201,7 +201,7 @@ class SimulatedVehicle:
                 state=leg.state,
                 plugged_in=plugged,
                 departure_ms=departure_ms if state_changed else current.departure_ms,
-                battery_pct=int(self._battery),
+                battery_pct=round(self._battery),
             )
         )
 
@@ -225,4 +225,4 @@ class SimulatedVehicle:
             if config.schedule:
                 self._apply_schedule(now - start)
             else:
-                self._broadcast.update(replace(status, battery_pct=int(self._battery)))
+                self._broadcast.update(replace(status, battery_pct=round(self._battery)))

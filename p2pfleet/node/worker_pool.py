@@ -87,12 +87,25 @@ class WorkerPool:
         self._busy: set[_Worker] = set()
         self._slots = trio.Semaphore(self.limits.slots)
         self.killed = 0
+        self._changed = trio.Event()
+
+    async def wait_changed(self) -> None:
+        """Wake when a worker starts or stops running a shard."""
+        await self._changed.wait()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
 
     def supports(self, model_hash: bytes, runtime: str) -> bool:
         return runtime == EXACT_RUNTIME and self._store.has(model_hash.hex())
 
     def worker_pids(self) -> list[int]:
         return [w.process.pid for w in (*self._idle, *self._busy)]
+
+    def busy_pids(self) -> list[int]:
+        """Worker processes running a shard right now."""
+        return [w.process.pid for w in self._busy]
 
     async def _spawn(self) -> _Worker:
         command = [
@@ -115,6 +128,7 @@ class WorkerPool:
         async with self._slots:
             worker = self._idle.pop() if self._idle else await self._spawn()
             self._busy.add(worker)
+            self._notify()
             healthy = False
             try:
                 with trio.fail_after(self.limits.time_limit_s):
@@ -127,6 +141,7 @@ class WorkerPool:
                 ) from None
             finally:
                 self._busy.discard(worker)
+                self._notify()
                 if healthy:
                     self._idle.append(worker)
                 else:
