@@ -76,13 +76,12 @@ def _load_config(args: argparse.Namespace) -> Any:
             return load_node_config(args.config, **overrides)
         return NodeConfig(**{k: v for k, v in overrides.items() if v is not None})
     except ConfigError as exc:
-        problems = str(exc).splitlines()
-        if len(problems) > 1:
-            fail(
-                f"{args.config}: {len(problems)} problems\n"
-                + "\n".join(f"  - {p}" for p in problems)
-            )
-        fail(str(exc))
+        from rich.markup import escape
+
+        problems = [escape(p) for p in str(exc).splitlines()] or ["invalid configuration"]
+        if len(problems) == 1:
+            fail(problems[0])
+        fail(f"{args.config}: {len(problems)} problems\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 def run(args: argparse.Namespace) -> int:

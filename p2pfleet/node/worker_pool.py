@@ -154,8 +154,14 @@ class WorkerPool:
             await worker.stdin.send_all(encode_frame(header) + encode_frame(input_bytes))
             reply = json.loads(await worker.read_frame())
             output = await worker.read_frame()
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            raise ExecutionError(f"the worker process died: {exc}") from exc
+        except (trio.BrokenResourceError, trio.ClosedResourceError, ExecutionError) as exc:
+            with trio.move_on_after(2):
+                await worker.process.wait()
+            code = worker.process.returncode
+            hint = ""
+            if self.limits.memory_mb:
+                hint = f"; it may have hit its memory limit of {self.limits.memory_mb} MB"
+            raise ExecutionError(f"the worker process died (exit code {code}){hint}") from exc
         if not reply.get("ok"):
             raise ExecutionError(str(reply.get("error", "unknown worker error")))
         return output
