@@ -195,7 +195,13 @@ class Node:
             await trio.sleep(self.config.advert_interval_s)
 
     async def _vehicle_loop(self) -> None:
-        """Driving always wins: cancel running shards first, then advertise the change."""
+        """Driving always wins: cancel running shards first, then advertise the change.
+
+        Other changes (battery, temperature) are advertised at once only when
+        they change the state or the policy decision; otherwise the heartbeat
+        carries them, so a chatty car integration cannot flood the topic.
+        """
+        advertised = (self.vehicle.status.state, self.policy_refusal())
         while True:
             status = await self.vehicle.wait_changed()
             if status.state is VehicleState.DRIVING and self.tasks.running:
@@ -206,7 +212,10 @@ class Node:
                     extra={"event": "node.preempted", "running": self.tasks.running},
                 )
                 self.tasks.preempt_all()
-            await self._publish_quietly()
+            now = (status.state, self.policy_refusal())
+            if now != advertised:
+                advertised = now
+                await self._publish_quietly()
 
     async def _task_change_loop(self) -> None:
         """Re-advertise when slots fill or free up; tell the vehicle model the compute load."""
