@@ -201,6 +201,25 @@ def _reason(policy: OwnerPolicy, facts: VehicleFacts, latched: PolicyMemory) -> 
     return None
 
 
+_STOP_NOW = frozenset(
+    {
+        RejectReason.DRIVING,
+        RejectReason.THERMAL,
+        RejectReason.BATTERY_LOW,
+        RejectReason.POLICY_DISABLED,
+    }
+)
+
+
+def stops_running_work(reason: RejectReason) -> bool:
+    """Must running shards be abandoned now, or only new work be refused?
+
+    Driving, overheating, a battery under the owner's floor and a disabled
+    policy stop work at once; hours, budgets and caps let a running shard finish.
+    """
+    return reason in _STOP_NOW
+
+
 def residency_fits(policy: OwnerPolicy, manifest_regions: tuple[str, ...]) -> bool:
     """May this car hold the job's data? A manifest lists the regions its data may visit.
 

@@ -22,7 +22,7 @@ import trio
 from p2pfleet.core.advert import Advert, VehicleState, sign_advert
 from p2pfleet.core.energy import local_day_start
 from p2pfleet.core.identity import Identity
-from p2pfleet.core.policy import PolicyMemory, VehicleFacts, decide
+from p2pfleet.core.policy import PolicyMemory, VehicleFacts, decide, stops_running_work
 from p2pfleet.core.protocol_ids import TASK_PROTOCOL, advert_topic
 from p2pfleet.core.task_messages import RejectReason
 from p2pfleet.inference.store import ModelStore
@@ -197,6 +197,10 @@ class Node:
     async def _vehicle_loop(self) -> None:
         """Driving always wins: cancel running shards first, then advertise the change.
 
+        Overheating, a battery below the owner's floor and a disabled policy
+        stop running work too (`stops_running_work`); hours, budgets and caps
+        let a running shard finish.
+
         Other changes (battery, temperature) are advertised at once only when
         they change the state or the policy decision; otherwise the heartbeat
         carries them, so a chatty car integration cannot flood the topic.
@@ -204,17 +208,22 @@ class Node:
         advertised = (self.vehicle.status.state, self.policy_refusal())
         while True:
             status = await self.vehicle.wait_changed()
-            if status.state is VehicleState.DRIVING and self.tasks.running:
+            reason = self.policy_refusal()
+            if reason is not None and self.tasks.running and stops_running_work(reason):
                 self.preemptions += 1
                 log.info(
-                    "vehicle is driving: abandoning %d running shard(s)",
+                    "%s: abandoning %d running shard(s)",
+                    reason.value,
                     self.tasks.running,
-                    extra={"event": "node.preempted", "running": self.tasks.running},
+                    extra={
+                        "event": "node.preempted",
+                        "reason": reason.value,
+                        "running": self.tasks.running,
+                    },
                 )
-                self.tasks.preempt_all()
-            now = (status.state, self.policy_refusal())
-            if now != advertised:
-                advertised = now
+                self.tasks.preempt_all(reason)
+            if (status.state, reason) != advertised:
+                advertised = (status.state, reason)
                 await self._publish_quietly()
 
     async def _task_change_loop(self) -> None:
@@ -241,7 +250,7 @@ class Node:
         with trio.move_on_after(grace_s):
             await self.tasks.wait_idle()
             return True
-        self.tasks.preempt_all(reason_shutdown=True)
+        self.tasks.preempt_all(RejectReason.SHUTTING_DOWN)
         with trio.move_on_after(ABANDON_SEND_WAIT_S):
             while self.tasks.running:
                 await self.tasks.wait_changed()
@@ -336,7 +345,7 @@ async def open_node(
                 try:
                     yield node
                 finally:
-                    node.tasks.preempt_all(reason_shutdown=True)
+                    node.tasks.preempt_all(RejectReason.SHUTTING_DOWN)
                     nursery.cancel_scope.cancel()
     finally:
         if pool is not None:

@@ -91,11 +91,9 @@ class TaskServer:
         while self._active:
             await self._changed.wait()
 
-    def preempt_all(self, *, reason_shutdown: bool = False) -> None:
-        """Driving always wins: cancel every running shard now (each sends an abandon)."""
-        self._abandon_reason = (
-            RejectReason.SHUTTING_DOWN if reason_shutdown else RejectReason.DRIVING
-        )
+    def preempt_all(self, reason: RejectReason = RejectReason.DRIVING) -> None:
+        """Cancel every running shard now; each kills its worker and sends a signed abandon."""
+        self._abandon_reason = reason
         for scope in self._running.values():
             scope.cancel()
 
@@ -186,12 +184,16 @@ class TaskServer:
         cellular = self._on_cellular()
         key = id(conversation)
         failure: str | None = None
+        failure_reason = RejectReason.EXECUTION_FAILED
         output = b""
         with trio.CancelScope() as scope:
             self._running[key] = scope
             self._notify()
             try:
-                output = await self._executor.run(manifest.model, input_bytes)
+                with trio.fail_after(max(0.0, manifest.deadline_ms / 1000 - time.time())):
+                    output = await self._executor.run(manifest.model, input_bytes)
+            except trio.TooSlowError:
+                failure, failure_reason = "the job's deadline passed", RejectReason.DEADLINE
             except Exception as exc:  # worker crash, time or memory limit, bad model
                 failure = str(exc) or type(exc).__name__
             finally:
@@ -199,7 +201,7 @@ class TaskServer:
                 self._notify()
         runtime_ms = int((time.time() - started) * 1000)
         if scope.cancelled_caught or failure is not None:
-            reason = self._abandon_reason if failure is None else RejectReason.EXECUTION_FAILED
+            reason = self._abandon_reason if failure is None else failure_reason
             abandon = sign_abandon(self._identity, job_id, shard, reason)
             with trio.move_on_after(2.0), contextlib.suppress(NetError):
                 await stream.send(conversation.send(abandon))

@@ -178,3 +178,15 @@ def test_residency() -> None:
 def test_invalid_policies_are_refused(changes: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         OwnerPolicy(**changes)  # type: ignore[arg-type]
+
+
+def test_which_refusals_stop_running_work() -> None:
+    from p2pfleet.core.policy import stops_running_work
+
+    stop = {r for r in RejectReason if stops_running_work(r)}
+    assert stop == {
+        RejectReason.DRIVING,
+        RejectReason.THERMAL,
+        RejectReason.BATTERY_LOW,
+        RejectReason.POLICY_DISABLED,
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from p2pfleet.net.host import HostConfig, open_host
 from p2pfleet.node.daemon import open_node
 from p2pfleet.node.vehicle import SimulatedVehicle, SimulatedVehicleConfig
 from p2pfleet.node.worker_pool import WorkerPool
-from p2pfleet.peerview import PeerView
+from p2pfleet.peerview import PeerView, now_ms
 from p2pfleet.testing.task_client import one_shard_job, open_task, synthetic_batch
 from tests.node.fleet_fixtures import LOOPBACK, node_config
 
@@ -29,8 +30,24 @@ async def wait_for_busy_worker(pool: WorkerPool) -> int:
     return pool.busy_pids()[0]
 
 
-def test_drive_event_mid_task_abandons_within_one_second(
-    tmp_path: Path, mobilenet_int8: bytes
+def drive(vehicle: SimulatedVehicle) -> None:
+    vehicle.set_state(VehicleState.DRIVING)
+
+
+def overheat(vehicle: SimulatedVehicle) -> None:
+    vehicle.set_temperature(95.0)
+
+
+@pytest.mark.parametrize(
+    ("event", "reason", "advertised_state"),
+    [(drive, RejectReason.DRIVING, VehicleState.DRIVING), (overheat, RejectReason.THERMAL, None)],
+)
+def test_vehicle_event_mid_task_abandons_within_one_second(
+    tmp_path: Path,
+    mobilenet_int8: bytes,
+    event: Callable[[SimulatedVehicle], None],
+    reason: RejectReason,
+    advertised_state: VehicleState | None,
 ) -> None:
     model_hash = hashlib.sha256(mobilenet_int8).digest()
     submitter = Identity(bytes(range(1, 33)))
@@ -54,13 +71,14 @@ def test_drive_event_mid_task_abandons_within_one_second(
                     await trio.sleep(0.5)  # let the model load and the compute get going
 
                 started = trio.current_time()
-                vehicle.set_state(VehicleState.DRIVING)
+                event_ms = now_ms()
+                event(vehicle)
                 with trio.fail_after(30):
                     message = await session.receive()
                 latency = trio.current_time() - started
 
                 assert isinstance(message, Abandon), message
-                assert message.reason is RejectReason.DRIVING
+                assert message.reason is reason
                 assert message.node_key == node.identity.public_key  # signed by the node
                 assert message.job_id == signed.job_id
                 assert latency < 1.0, f"abandon took {latency:.3f} s"
@@ -68,14 +86,19 @@ def test_drive_event_mid_task_abandons_within_one_second(
                 assert pid not in node.executor.worker_pids()
                 with pytest.raises(ProcessLookupError):
                     os.kill(pid, 0)
-                # The overlay hears that the car is driving and has no free slots.
+                # The overlay hears it: a fresh advert without free slots (driving: the state too).
                 with trio.fail_after(30):
                     while True:
                         advert = watcher.table.get(node.identity.public_key)
-                        if advert is not None and advert.advert.state is VehicleState.DRIVING:
-                            break
+                        fresh = advert is not None and advert.advert.issued_at_ms >= event_ms
+                        if fresh and advert is not None and advert.advert.free_slots == 0:
+                            wanted = advertised_state or advert.advert.state
+                            if advert.advert.state is wanted:
+                                break
                         await watcher.wait_changed()
-                assert advert.advert.free_slots == 0
+                assert node.tasks.running == 0
+                assert node.status().refusal == reason.value  # and not merely busy
+                assert node.current_advert().free_slots == 0
                 assert node.ledger.totals().outcomes == {"abandoned": 1}
                 nursery.cancel_scope.cancel()
 
