@@ -124,3 +124,34 @@ def test_reads_a_stream_like_stdin_with_split_lines() -> None:
             nursery.cancel_scope.cancel()
 
     trio.run(main)
+
+
+def test_a_node_follows_the_car_through_the_json_adapter(
+    tmp_path: Path, mobilenet_int8: bytes
+) -> None:
+    from p2pfleet.node.daemon import open_node
+    from tests.node.fleet_fixtures import node_config
+
+    feed = tmp_path / "vehicle.jsonl"
+    feed.write_text("")
+    config = node_config(
+        tmp_path / "car", mobilenet_int8, vehicle=JsonVehicleConfig(path=str(feed))
+    )
+
+    async def main() -> None:
+        async with open_node(config) as node:
+            assert node.status().refusal == "policy-disabled"  # offline until the car speaks
+            assert node.current_advert().free_slots == 0
+            with trio.fail_after(30):
+                feed.write_text('{"state": "parked", "battery_pct": 64, "link": "cellular"}\n')
+                await node.vehicle.wait_changed()
+                status = node.status()
+                assert status.state == "parked" and status.battery_pct == 64
+                assert status.link == "cellular" and status.accepting
+                assert node.current_advert().free_slots == 1
+                with feed.open("a") as handle:
+                    handle.write('{"state": "driving", "battery_pct": 63}\n')
+                await node.vehicle.wait_changed()
+                assert node.status().refusal == "driving"
+
+    trio.run(main)
