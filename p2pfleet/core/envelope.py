@@ -29,6 +29,7 @@ class Domain(StrEnum):
     RESULT = "p2pfleet/result/1"
     ABANDON = "p2pfleet/abandon/1"
     REGION_CERT = "p2pfleet/region-cert/1"
+    STATUS = "p2pfleet/status/1"
 
 
 @dataclass(frozen=True, slots=True)

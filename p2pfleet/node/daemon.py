@@ -24,6 +24,7 @@ from p2pfleet.core.energy import local_day_start
 from p2pfleet.core.identity import Identity
 from p2pfleet.core.policy import PolicyMemory, VehicleFacts, decide, stops_running_work
 from p2pfleet.core.protocol_ids import TASK_PROTOCOL, advert_topic
+from p2pfleet.core.status import STATUS_PROTOCOL
 from p2pfleet.core.task_messages import RejectReason
 from p2pfleet.inference.store import ModelStore
 from p2pfleet.keys import load_or_create_key_file
@@ -32,6 +33,7 @@ from p2pfleet.node.config import NodeConfig
 from p2pfleet.node.control import serve_endpoints
 from p2pfleet.node.executor import ShardExecutor
 from p2pfleet.node.ledger import DaySummary, EnergyLedger
+from p2pfleet.node.public_status import PublicStatus
 from p2pfleet.node.task_server import TaskServer
 from p2pfleet.node.vehicle import (
     Link,
@@ -329,6 +331,7 @@ async def open_node(
         async with open_host(host_config) as host:
             node = Node(config, identity, host, vehicle, executor, ledger, store)
             host.set_handler(TASK_PROTOCOL, node.tasks.serve)
+            host.set_handler(STATUS_PROTOCOL, PublicStatus(node).serve)
             async with trio.open_nursery() as nursery:
                 await nursery.start(vehicle.run)
                 await nursery.start(node.peers.follow, [config.region])

@@ -47,6 +47,10 @@ class VehicleAdapter(Protocol):
 
     def report_compute_watts(self, watts: float) -> None: ...
 
+    def set_state(self, state: VehicleState) -> None:
+        """Override the state now (operators, demos, tests); an adapter may replace it later."""
+        ...
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Follow the vehicle until cancelled; `started()` once the first status is known."""
         ...

@@ -21,7 +21,7 @@ import logging
 import math
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -124,6 +124,11 @@ class JsonVehicle:
 
     def report_compute_watts(self, watts: float) -> None:
         """The real car measures its own battery; nothing to model here."""
+
+    def set_state(self, state: VehicleState) -> None:
+        """Override the state until the car's next line replaces it."""
+        plugged = state is VehicleState.CHARGING
+        self._broadcast.update(replace(self.status, state=state, plugged_in=plugged))
 
     def feed_line(self, line: bytes) -> None:
         """Apply one line; a bad line is logged and skipped."""
