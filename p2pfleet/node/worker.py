@@ -46,6 +46,20 @@ def encode_frame(data: bytes) -> bytes:
     return _LENGTH.pack(len(data)) + data
 
 
+def die_with_parent() -> None:
+    """Linux: get SIGKILL when the node dies, so a killed node leaves no compute behind."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def limit_memory(memory_mb: int) -> None:
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -84,6 +98,7 @@ def main() -> None:
     parser.add_argument("--store", required=True, help="the node's model store folder")
     parser.add_argument("--memory-mb", type=int, default=0, help="address-space cap (0: none)")
     args = parser.parse_args()
+    die_with_parent()
     if args.memory_mb:
         limit_memory(args.memory_mb)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer

@@ -71,3 +71,54 @@ def test_memory_limit_fails_the_shard_and_the_pool_recovers(
             await roomy.aclose()
 
     trio.run(main)
+
+
+def test_a_worker_dies_with_its_parent(tmp_path: Path, mobilenet_int8: bytes) -> None:
+    """A SIGKILLed node must not leave a worker computing (PR_SET_PDEATHSIG)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    store = ModelStore(tmp_path / "models")
+    store.put(mobilenet_int8)
+    # The test holds the write end of the worker's stdin, so the worker never sees
+    # EOF: only the parent-death signal can stop it.
+    read_end, write_end = os.pipe()
+    parent_code = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-m', 'p2pfleet.node.worker',"
+        f" '--store', {str(store.directory)!r}], stdin={read_end})\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", parent_code],
+        stdout=subprocess.PIPE,
+        text=True,
+        pass_fds=(read_end,),
+    )
+    os.close(read_end)
+    try:
+        assert parent.stdout is not None
+        worker_pid = int(parent.stdout.readline())
+
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=60)
+        deadline = time.monotonic() + 60
+        while _alive(worker_pid) and time.monotonic() < deadline:  # another process: poll
+            time.sleep(0.02)
+        assert not _alive(worker_pid), "the worker outlived its killed parent"
+    finally:
+        os.close(write_end)
+        if parent.poll() is None:
+            parent.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
