@@ -1,9 +1,10 @@
 """A worker process: runs shards for the node's worker pool, one at a time.
 
 Started by `WorkerPool` as `python -m p2pfleet.node.worker --store DIR
---memory-mb N`. It caps its own address space (RLIMIT_AS), then answers
-requests on stdin/stdout until stdin closes. Each message is two frames (a
-4-byte big-endian length, then bytes): a JSON header and a binary payload.
+--memory-mb N --parent-pid PID`. It caps its own address space (RLIMIT_AS),
+exits when the node process dies, and answers requests on stdin/stdout until
+stdin closes. Each message is two frames (a 4-byte big-endian length, then
+bytes): a JSON header and a binary payload.
 
     request:  {"model": "<sha256 hex>"}  + canonical input tensor bytes
     response: {"ok": true}               + canonical output tensor bytes
@@ -22,6 +23,8 @@ import os
 import resource
 import struct
 import sys
+import threading
+import time
 from collections import OrderedDict
 from typing import BinaryIO
 
@@ -46,18 +49,20 @@ def encode_frame(data: bytes) -> bytes:
     return _LENGTH.pack(len(data)) + data
 
 
-def die_with_parent() -> None:
-    """Linux: get SIGKILL when the node dies, so a killed node leaves no compute behind."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-    import signal
+def die_with_parent(parent: int, poll_s: float = 0.2) -> None:
+    """Exit when the node dies, so a killed node leaves no compute behind.
 
-    pr_set_pdeathsig = 1
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
-    if os.getppid() == 1:  # the parent died before prctl took effect
+    A watchdog thread notices the reparenting. (PR_SET_PDEATHSIG would fire
+    when the *thread* that spawned us exits, and trio spawns from a worker
+    thread, so it would kill healthy idle workers.)
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
         os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 def limit_memory(memory_mb: int) -> None:
@@ -97,8 +102,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m p2pfleet.node.worker")
     parser.add_argument("--store", required=True, help="the node's model store folder")
     parser.add_argument("--memory-mb", type=int, default=0, help="address-space cap (0: none)")
+    parser.add_argument("--parent-pid", type=int, default=0, help="exit when this process dies")
     args = parser.parse_args()
-    die_with_parent()
+    die_with_parent(args.parent_pid or os.getppid())
     if args.memory_mb:
         limit_memory(args.memory_mb)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer

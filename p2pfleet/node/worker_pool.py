@@ -115,7 +115,7 @@ class WorkerPool:
             "--store",
             str(self._store.directory),
         ]
-        command += ["--memory-mb", str(self.limits.memory_mb)]
+        command += ["--memory-mb", str(self.limits.memory_mb), "--parent-pid", str(os.getpid())]
         threads = str(self.limits.threads)
         env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
         process = await trio.lowlevel.open_process(

@@ -74,7 +74,7 @@ def test_memory_limit_fails_the_shard_and_the_pool_recovers(
 
 
 def test_a_worker_dies_with_its_parent(tmp_path: Path, mobilenet_int8: bytes) -> None:
-    """A SIGKILLed node must not leave a worker computing (PR_SET_PDEATHSIG)."""
+    """A SIGKILLed node must not leave a worker behind (the worker's parent watchdog)."""
     import os
     import signal
     import subprocess
@@ -84,12 +84,13 @@ def test_a_worker_dies_with_its_parent(tmp_path: Path, mobilenet_int8: bytes) ->
     store = ModelStore(tmp_path / "models")
     store.put(mobilenet_int8)
     # The test holds the write end of the worker's stdin, so the worker never sees
-    # EOF: only the parent-death signal can stop it.
+    # EOF: only its parent watchdog can stop it.
     read_end, write_end = os.pipe()
     parent_code = (
-        "import subprocess, sys, time\n"
+        "import os, subprocess, sys, time\n"
         "child = subprocess.Popen([sys.executable, '-m', 'p2pfleet.node.worker',"
-        f" '--store', {str(store.directory)!r}], stdin={read_end})\n"
+        f" '--store', {str(store.directory)!r}, '--parent-pid', str(os.getpid())],"
+        f" stdin={read_end})\n"
         "print(child.pid, flush=True)\n"
         "time.sleep(600)\n"
     )
