@@ -107,6 +107,20 @@ class WorkerPool:
         """Worker processes running a shard right now."""
         return [w.process.pid for w in self._busy]
 
+    async def _take_worker(self) -> _Worker:
+        """A warm idle worker that is still alive, or a new one."""
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.process.poll() is None:
+                return worker
+            log.warning(
+                "idle worker process %d had exited with %s; starting a new one",
+                worker.process.pid,
+                worker.process.returncode,
+            )
+            await worker.kill()
+        return await self._spawn()
+
     async def _spawn(self) -> _Worker:
         command = [
             sys.executable,
@@ -126,7 +140,7 @@ class WorkerPool:
 
     async def run(self, model_hash: bytes, input_bytes: bytes) -> bytes:
         async with self._slots:
-            worker = self._idle.pop() if self._idle else await self._spawn()
+            worker = await self._take_worker()
             self._busy.add(worker)
             self._notify()
             healthy = False

@@ -123,3 +123,25 @@ def _alive(pid: int) -> bool:
             return stat.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_dead_idle_worker_is_replaced(tmp_path: Path, mobilenet_int8: bytes) -> None:
+    import os
+    import signal
+
+    pool, model_hash = make_pool(tmp_path, mobilenet_int8)
+    batch = synthetic_batch(1)
+
+    async def main() -> None:
+        with trio.fail_after(120):
+            first = await pool.run(model_hash, batch)
+            (pid,) = pool.worker_pids()
+            pidfd = os.pidfd_open(pid)
+            os.kill(pid, signal.SIGKILL)  # e.g. the kernel's OOM killer
+            await trio.lowlevel.wait_readable(pidfd)  # readable once the worker has exited
+            os.close(pidfd)
+            assert await pool.run(model_hash, batch) == first
+            assert pool.worker_pids() != [pid]
+            await pool.aclose()
+
+    trio.run(main)
