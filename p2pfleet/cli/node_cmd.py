@@ -87,7 +87,13 @@ def _load_config(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     config = _load_config(args)
     if args.check_config:
+        from rich.markup import escape
+
+        from p2pfleet.node.config_sections import describe_policy
+
         out.print(f"{args.config or 'defaults'}: OK")
+        for line in describe_policy(config.policy):
+            out.print(f"  {escape(line)}")
         return EXIT_OK
     if args.action == "status":
         return _status(config, as_json=args.json)

@@ -205,3 +205,25 @@ def parse_vehicle(
     except ValueError as exc:
         errors.messages.append(f"[vehicle]: {exc}")
         return None
+
+
+def describe_policy(policy: OwnerPolicy) -> list[str]:
+    """The owner's policy in plain words (printed by `--check-config`)."""
+    if not policy.enabled:
+        return ["disabled: the node takes no work"]
+    hours = ", ".join(str(w) for w in policy.allowed_hours) or "any time"
+    cap = policy.daily_cellular_data_mb
+    regions = ", ".join(policy.allowed_data_regions) or "any residency"
+    lines = [
+        f"hours: {hours} ({policy.timezone})",
+        f"battery: refuse below {policy.min_battery_pct} %,"
+        f" resume at {policy.min_battery_pct + policy.hysteresis_pct} %"
+        + (", only while plugged in" if policy.only_when_plugged_in else ""),
+        f"temperature: refuse at {policy.max_temperature_c:g} °C,"
+        f" resume at {policy.max_temperature_c - policy.thermal_hysteresis_c:g} °C",
+        f"energy: {policy.daily_energy_budget_wh} Wh per day",
+        "cellular data: " + ("no cap" if cap is None else f"{cap} MB per day"),
+        f"data regions: {regions}",
+        f"worker slots: {policy.max_concurrent_tasks}",
+    ]
+    return lines

@@ -94,3 +94,18 @@ def test_check_config_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
     assert "3 problems" in done.stderr
     for key in ("[policy] timezone", "[policy] max_temperature_c", "[vehicle] link"):
         assert key in done.stderr
+
+
+def test_check_config_describes_the_policy_in_plain_words() -> None:
+    example = str(REPO / "examples" / "node.toml")
+    done = subprocess.run(
+        [sys.executable, "-m", "p2pfleet", "node", "--config", example, "--check-config"],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "COLUMNS": "200"},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "hours: 22:00-07:00 (Europe/Paris)" in done.stdout
+    assert "battery: refuse below 30 %, resume at 35 %" in done.stdout
+    assert "cellular data: 200 MB per day" in done.stdout
