@@ -181,7 +181,7 @@ def _status(config: Any, *, as_json: bool) -> int:
 
 def _print_status(s: dict[str, Any]) -> None:
     accepting = "yes" if s["accepting"] else f"no ({s['refusal']})"
-    cap = "no cap" if s["cellular_cap_mb"] is None else f"{s['cellular_cap_mb']} MB"
+    cap = "no cap" if s["cellular_cap_mb"] is None else f"cap {s['cellular_cap_mb']} MB"
     temperature = "-" if s["temperature_c"] is None else f"{s['temperature_c']:g} °C"
     rows = [
         ("peer", s["peer_id"]),
