@@ -1,15 +1,63 @@
-"""Built-in models: built from installed packages into the content-addressed store."""
+"""Built-in models: built from installed packages into the content-addressed store.
+
+Every entry names its tier, task, comparator kind and license; the node, the
+submitter's quorum (`comparator_for(entry.comparator)`) and `p2pfleet models`
+read them from here.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from p2pfleet.inference.minilm import LICENSE as MINILM_LICENSE
+from p2pfleet.inference.minilm import MINILM_NAME, build_minilm
+from p2pfleet.inference.mobilenet_onnx import FLOAT_MODEL_NAME, build_mobilenet_v2_float
+from p2pfleet.inference.runtime import LICENSE as MOBILENET_LICENSE
 from p2pfleet.inference.runtime import MODEL_NAME, build_mobilenet_v2_int8
 from p2pfleet.inference.store import ModelStore
 
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
-BUILTIN_MODELS: dict[str, Callable[[], bytes]] = {MODEL_NAME: build_mobilenet_v2_int8}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuiltinModel:
+    name: str
+    tier: str  # "exact" or "tolerant"
+    task: str  # "classify-image" or "embed-text"
+    comparator: str  # a key of p2pfleet.inference.compare.COMPARATORS
+    license: str
+    build: Callable[[], bytes]
+
+
+CATALOG: dict[str, BuiltinModel] = {
+    MODEL_NAME: BuiltinModel(
+        name=MODEL_NAME,
+        tier="exact",
+        task="classify-image",
+        comparator="exact",
+        license=MOBILENET_LICENSE,
+        build=build_mobilenet_v2_int8,
+    ),
+    FLOAT_MODEL_NAME: BuiltinModel(
+        name=FLOAT_MODEL_NAME,
+        tier="tolerant",
+        task="classify-image",
+        comparator="classification",
+        license=MOBILENET_LICENSE,
+        build=build_mobilenet_v2_float,
+    ),
+    MINILM_NAME: BuiltinModel(
+        name=MINILM_NAME,
+        tier="tolerant",
+        task="embed-text",
+        comparator="embeddings",
+        license=MINILM_LICENSE,
+        build=build_minilm,
+    ),
+}
+BUILTIN_MODELS: dict[str, Callable[[], bytes]] = {n: m.build for n, m in CATALOG.items()}
 
 
 class UnknownModelError(ValueError):

@@ -1,10 +1,13 @@
-"""Benchmark MobileNetV2 inference: float numpy reference vs the int8 exact tier.
+"""Benchmark inference: every built-in model and runtime on 1 and 2 threads, side by side.
 
-Usage: python tools/bench_inference.py [--repeats 3]
+Usage: python tools/bench_inference.py [--repeats 3] [--rounds 2]
 
 Each measurement runs in a fresh subprocess with OMP_NUM_THREADS/OPENBLAS_NUM_THREADS
-set (the BLAS reads them at import). Prints ms per input at 1 and 2 threads, the
-int8/float latency ratio, top-1 agreement and the model file size and hash.
+set (the BLAS reads them at import) and, for onnxruntime, intra_op_threads set to
+the same count. Prints ms per input for the int8 exact tier (numpy kernels), the
+float reference (numpy), float MobileNetV2 on onnxruntime and MiniLM-L6 on
+onnxruntime; the int8-exact / float latency ratios; and top-1 agreement of int8
+vs float on scikit-image's photos plus generated variants (mirror, crop, dark, bright).
 """
 
 from __future__ import annotations
@@ -17,69 +20,98 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-MODES = ("float", "int8")
+MODES = ("int8", "float-numpy", "float-ort", "minilm")
+LABELS = {
+    "int8": "MobileNetV2 int8 exact (numpy kernels)",
+    "float-numpy": "MobileNetV2 float32 (numpy)",
+    "float-ort": "MobileNetV2 float32 (onnxruntime)",
+    "minilm": "MiniLM-L6 embeddings (onnxruntime)",
+}
 THREADS = (1, 2)
 
 
-def _child(mode: str, model_path: Path, repeats: int) -> None:
+def _runner(mode: str, model_dir: Path, threads: int) -> tuple[Callable[[Any], Any], Any]:
     import numpy as np
 
-    from p2pfleet.inference.images import sample_batch
-    from p2pfleet.inference.mobilenet_v2 import float_forward, fold_state_dict
-    from p2pfleet.inference.runtime import load_model
-    from p2pfleet.inference.torch_legacy import load_mobilenet_v2_state
+    from p2pfleet.inference.images import photo_variants, sample_batch
+    from p2pfleet.inference.ort_runtime import pinned_settings
 
-    batch = sample_batch()
-    if mode == "float":
+    settings = replace(pinned_settings(), intra_op_threads=threads)
+    images = np.concatenate([sample_batch(), np.stack([v for _, v in photo_variants()])])
+    if mode == "int8":
+        from p2pfleet.inference.runtime import load_model
+
+        model = load_model((model_dir / "int8.model").read_bytes())
+        return model.run, images
+    if mode == "float-numpy":
+        from p2pfleet.inference.mobilenet_v2 import float_forward, fold_state_dict
+        from p2pfleet.inference.torch_legacy import load_mobilenet_v2_state
+
         folded = fold_state_dict(load_mobilenet_v2_state())
+        return (lambda x: float_forward(folded, x)), images
+    if mode == "float-ort":
+        from p2pfleet.inference.engine import OrtImageRunner
+        from p2pfleet.inference.mobilenet_onnx import mobilenet_v2_onnx
+        from p2pfleet.inference.mobilenet_v2 import fold_state_dict
+        from p2pfleet.inference.runtime import model_info
+        from p2pfleet.inference.torch_legacy import load_mobilenet_v2_state
 
-        def run() -> object:
-            return float_forward(folded, batch)
-    else:
-        model = load_model(model_path.read_bytes())
+        graph = mobilenet_v2_onnx(fold_state_dict(load_mobilenet_v2_state()))
+        info = model_info((model_dir / "int8.model").read_bytes())
+        return OrtImageRunner(info, graph, settings).run_array, images
+    from p2pfleet.inference.minilm import MiniLMEmbedder, build_minilm
+    from p2pfleet.inference.modelfile import decode_model
+    from p2pfleet.inference.texts import sample_sentences
 
-        def run() -> object:
-            return model.run(batch)
+    embedder = MiniLMEmbedder(decode_model(build_minilm()), settings)
+    return (lambda texts: embedder.embed(list(texts))), list(sample_sentences())
 
-    run()  # warm-up
+
+def _child(mode: str, model_dir: Path, repeats: int, threads: int) -> None:
+    import numpy as np
+
+    run, inputs = _runner(mode, model_dir, threads)
+    timed = inputs[:16]
+    run(timed)  # warm-up
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        outputs = run()
+        run(timed)
         best = min(best, time.perf_counter() - start)
-    top1 = np.asarray(outputs).argmax(axis=1).tolist()
-    print(json.dumps({"ms_per_input": best * 1000 / len(batch), "top1": top1}))
+    top1 = np.asarray(run(inputs)).argmax(axis=1).tolist() if mode != "minilm" else []
+    print(json.dumps({"ms_per_input": best * 1000 / len(timed), "top1": top1}))
 
 
-def _measure(mode: str, threads: int, model_path: Path, repeats: int) -> dict[str, object]:
+def _measure(mode: str, threads: int, model_dir: Path, repeats: int) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENBLAS", "OMP_"))}
     env.update(OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
-    command = [
-        sys.executable,
-        __file__,
-        "--child",
-        mode,
-        "--model",
-        str(model_path),
-        "--repeats",
-        str(repeats),
-    ]
+    command = [sys.executable, __file__, "--child", mode, "--model-dir", str(model_dir)]
+    command += ["--repeats", str(repeats), "--threads", str(threads)]
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-    measured: dict[str, object] = json.loads(result.stdout)
+    measured: dict[str, Any] = json.loads(result.stdout)
     return measured
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="interleaved rounds over all models (best kept)"
+    )
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
-    parser.add_argument("--model", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--model-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _child(args.child, args.model, args.repeats)
+        _child(args.child, args.model_dir, args.repeats, args.threads)
         return
+
+    import onnxruntime
 
     from p2pfleet.inference.runtime import build_mobilenet_v2_int8
 
@@ -87,24 +119,35 @@ def main() -> None:
     model_bytes = build_mobilenet_v2_int8()
     build_seconds = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
-        model_path = Path(tmp) / "mobilenet_v2-int8.model"
-        model_path.write_bytes(model_bytes)
-        results = {(m, t): _measure(m, t, model_path, args.repeats) for m in MODES for t in THREADS}
+        model_dir = Path(tmp)
+        (model_dir / "int8.model").write_bytes(model_bytes)
+        results = {(m, t): _measure(m, t, model_dir, args.repeats) for m in MODES for t in THREADS}
 
-    print(f"model: {len(model_bytes)} bytes, sha256 {hashlib.sha256(model_bytes).hexdigest()}")
-    print(f"build: {build_seconds:.1f} s (load checkpoint, fold, calibrate, quantise)")
-    print(f"{'threads':>8} {'float ms/input':>15} {'int8 ms/input':>14} {'int8/float':>11}")
-    for t in THREADS:
-        f_ms = float(str(results[("float", t)]["ms_per_input"]))
-        q_ms = float(str(results[("int8", t)]["ms_per_input"]))
-        print(f"{t:>8} {f_ms:>15.1f} {q_ms:>14.1f} {q_ms / f_ms:>11.2f}")
-    float_top1 = results[("float", 1)]["top1"]
-    int8_top1 = results[("int8", 1)]["top1"]
-    assert isinstance(float_top1, list) and isinstance(int8_top1, list)
-    same = sum(a == b for a, b in zip(float_top1, int8_top1, strict=True))
+    print(f"int8 model: {len(model_bytes)} bytes, sha256 {hashlib.sha256(model_bytes).hexdigest()}")
+    print(f"int8 build: {build_seconds:.1f} s; onnxruntime {onnxruntime.__version__}")
     print(
-        f"top-1 agreement int8 vs float: {same}/{len(float_top1)} "
-        f"({same / len(float_top1):.0%}) on the {len(float_top1)} sample photos"
+        f"ms per input (best of {args.rounds} rounds x {args.repeats} runs; "
+        "16 images or 16 sentences per run)"
+    )
+    print(f"{'model / runtime':<40} " + " ".join(f"{f'{t} thread(s)':>12}" for t in THREADS))
+    for mode in MODES:
+        cells = " ".join(f"{results[(mode, t)]['ms_per_input']:>12.1f}" for t in THREADS)
+        print(f"{LABELS[mode]:<40} {cells}")
+    for float_mode in ("float-numpy", "float-ort"):
+        ratios = " ".join(
+            f"{results[('int8', t)]['ms_per_input'] / results[(float_mode, t)]['ms_per_input']:>12.2f}"
+            for t in THREADS
+        )
+        print(f"{'int8-exact / ' + LABELS[float_mode][12:]:<40} {ratios}")
+    float_top1 = results[("float-numpy", 1)]["top1"]
+    int8_top1 = results[("int8", 1)]["top1"]
+    ort_top1 = results[("float-ort", 1)]["top1"]
+    same = sum(a == b for a, b in zip(float_top1, int8_top1, strict=True))
+    runtimes = sum(a == b for a, b in zip(float_top1, ort_top1, strict=True))
+    n = len(float_top1)
+    print(
+        f"top-1 agreement int8 vs float: {same}/{n} ({same / n:.0%}) on 16 sample inputs "
+        f"+ {n - 16} generated variants; float numpy vs onnxruntime: {runtimes}/{n}"
     )
 
 

@@ -31,7 +31,8 @@ import trio
 from p2pfleet.core.advert import VehicleState
 from p2pfleet.core.identity import Identity
 from p2pfleet.core.task_messages import Abandon, Accept
-from p2pfleet.inference.runtime import LoadedModel, build_mobilenet_v2_int8, run_shard
+from p2pfleet.inference.engine import Runner
+from p2pfleet.inference.runtime import build_mobilenet_v2_int8
 from p2pfleet.inference.store import ModelStore
 from p2pfleet.net.host import HostConfig, open_host
 from p2pfleet.node.config import NodeConfig
@@ -53,10 +54,10 @@ class ObservedThreadExecutor(ModelExecutor):
         self.started = threading.Event()
         self.finished = threading.Event()
 
-    def _timed(self, model: LoadedModel, input_bytes: bytes) -> bytes:
+    def _timed(self, model: Runner, input_bytes: bytes) -> bytes:
         self.started.set()
         try:
-            return run_shard(model, input_bytes)
+            return model.run_bytes(input_bytes)
         finally:
             self.finished.set()
 

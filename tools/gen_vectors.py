@@ -1016,6 +1016,7 @@ GENERATORS: dict[str, Callable[[], dict[str, Any]]] = {
     "advert.json": advert_vectors,
     "manifest.json": manifest_vectors,
     "task.json": task_vectors,
+    "model-fetch.json": __import__("vectors_model_fetch").model_fetch_vectors,
     "status.json": __import__("vectors_status").status_vectors,
 }
 

@@ -122,20 +122,21 @@ async def _serve(config: Any, ready_file: Path | None) -> None:
 
     from p2pfleet.node.daemon import open_node
 
-    async with open_node(config) as node:
-        info = {
-            "peer_id": node.peer_id,
-            "addrs": node.host.listen_addrs(),
-            "region": config.region,
-            "control_url": node.control_url,
-            "metrics_url": node.metrics_url,
-        }
-        if ready_file is not None:
-            tmp = ready_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(info))
-            tmp.replace(ready_file)
-        err.print(f"node {node.peer_id} listening on {', '.join(info['addrs'])}")
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+    # Catch SIGTERM from the start: one sent while the node starts up drains it once up.
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with open_node(config) as node:
+            info = {
+                "peer_id": node.peer_id,
+                "addrs": node.host.listen_addrs(),
+                "region": config.region,
+                "control_url": node.control_url,
+                "metrics_url": node.metrics_url,
+            }
+            if ready_file is not None:
+                tmp = ready_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps(info))
+                tmp.replace(ready_file)
+            err.print(f"node {node.peer_id} listening on {', '.join(info['addrs'])}")
             signum = await signals.__anext__()
             grace = config.drain_grace_s
             err.print(

@@ -140,7 +140,8 @@ class PolicyDecision:
 
 
 def _latch(was: bool, *, enter: bool, stay: bool) -> bool:
-    return stay if was else enter
+    """A Schmitt trigger: whatever would start a refusal also keeps it (zero margins, zero caps)."""
+    return (stay or enter) if was else enter
 
 
 def update_memory(policy: OwnerPolicy, facts: VehicleFacts, memory: PolicyMemory) -> PolicyMemory:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 TASK_PROTOCOL = "/p2pfleet/task/0.1.0"
+MODEL_PROTOCOL = "/p2pfleet/model/0.1.0"  # model-fetch.md
 STATUS_PROTOCOL = "/p2pfleet/status/0.1.0"
 ADVERT_TOPIC_PREFIX = "p2pfleet/adverts/1/"
 

@@ -78,3 +78,28 @@ def sample_photos() -> list[tuple[str, npt.NDArray[np.uint8]]]:
 def sample_batch() -> npt.NDArray[np.uint8]:
     """The sample photos stacked as uint8 [16,224,224,3]."""
     return np.stack([image for _, image in sample_photos()])
+
+
+def _brightness(image: npt.NDArray[np.uint8], factor: float) -> npt.NDArray[np.uint8]:
+    scaled = np.clip(image.astype(np.float32) * factor, 0, 255)
+    return np.asarray(scaled, dtype=np.uint8)
+
+
+def photo_variants() -> list[tuple[str, npt.NDArray[np.uint8]]]:
+    """Generated variants of the colour photos: mirror, tighter crop, darker, brighter.
+
+    Deterministic; used to measure top-1 agreement between tiers on more than the
+    sixteen sample inputs.
+    """
+    variants = []
+    for name in (*_COLOUR_PHOTOS, "motorcycle"):
+        rgb = to_rgb_uint8(_load(name))
+        h, w = rgb.shape[:2]
+        crop = rgb[h // 10 : h - h // 10, w // 10 : w - w // 10]
+        variants += [
+            (f"{name}-mirrored", preprocess(rgb[:, ::-1])),
+            (f"{name}-crop80", preprocess(crop)),
+            (f"{name}-dark", preprocess(_brightness(rgb, 0.6))),
+            (f"{name}-bright", preprocess(_brightness(rgb, 1.4))),
+        ]
+    return variants

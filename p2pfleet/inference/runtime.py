@@ -63,6 +63,8 @@ class ModelInfo:
     runtime: str
     size: int
     license: str
+    task: str = "classify-image"
+    comparator: str = "exact"  # the comparator kind replicas are judged by (compare.py)
 
 
 def build_mobilenet_v2_int8() -> bytes:
@@ -94,6 +96,17 @@ def _string_field(metadata: dict[str, Any], key: str) -> str:
     return value
 
 
+TASKS = ("classify-image", "embed-text")  # the first is the default
+COMPARATOR_KINDS = ("exact", "classification", "embeddings")  # see compare.py
+
+
+def _choice(metadata: dict[str, Any], key: str, choices: tuple[str, ...]) -> str:
+    value = metadata.get(key, choices[0])
+    if value not in choices:
+        raise ModelFormatError(f"model metadata {key!r} is {value!r}; expected one of {choices}")
+    return str(value)
+
+
 def model_info(model_bytes: bytes) -> ModelInfo:
     metadata = decode_model(model_bytes).metadata
     return ModelInfo(
@@ -103,6 +116,8 @@ def model_info(model_bytes: bytes) -> ModelInfo:
         runtime=_string_field(metadata, "runtime"),
         size=len(model_bytes),
         license=_string_field(metadata, "license"),
+        task=_choice(metadata, "task", TASKS),
+        comparator=_choice(metadata, "comparator", COMPARATOR_KINDS),
     )
 
 

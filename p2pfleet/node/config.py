@@ -50,6 +50,7 @@ class NodeConfig:
     drain_grace_s: float = 20.0  # on SIGTERM, let running shards finish this long
     task_time_limit_s: float = 600.0  # per shard, in the worker process
     worker_memory_mb: int = 2048  # address-space cap per worker process; 0: none
+    model_cache_bytes: int | None = None  # model store size limit (LRU eviction); None: no limit
 
     @property
     def key_path(self) -> Path:
@@ -85,6 +86,7 @@ _NODE_KEYS = {
     "drain_grace_s",
     "task_time_limit_s",
     "worker_memory_mb",
+    "model_cache_bytes",
 }
 _VEHICLE_KEYS = VEHICLE_KEYS
 _POLICY_KEYS = POLICY_KEYS
@@ -132,6 +134,8 @@ def node_config_from_dict(doc: dict[str, Any], *, base: Path, **overrides: Any) 
     ):
         if key in node:
             kwargs[key] = node[key]
+    if "model_cache_bytes" in node:
+        kwargs["model_cache_bytes"] = _model_cache_bytes(node["model_cache_bytes"])
     for key in ("data_dir", "key_file"):
         if key in node:
             kwargs[key] = (base / node[key]).resolve()
@@ -179,3 +183,9 @@ def _check_keys(section: object, allowed: set[str], where: str) -> None:
         raise ConfigError(
             f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
         )
+
+
+def _model_cache_bytes(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 << 20:
+        raise ConfigError("[node] model_cache_bytes must be an integer number of bytes >= 1048576")
+    return value

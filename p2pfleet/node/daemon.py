@@ -33,6 +33,7 @@ from p2pfleet.node.config import NodeConfig
 from p2pfleet.node.control import serve_endpoints
 from p2pfleet.node.executor import ShardExecutor
 from p2pfleet.node.ledger import DaySummary, EnergyLedger
+from p2pfleet.node.model_service import ModelService, fleet_providers
 from p2pfleet.node.public_status import PublicStatus
 from p2pfleet.node.task_server import TaskServer
 from p2pfleet.node.vehicle import (
@@ -112,6 +113,9 @@ class Node:
             on_cellular=lambda: self.vehicle.status.link is Link.CELLULAR,
         )
         self._zone = zoneinfo.ZoneInfo(config.policy.timezone)
+        self.models = ModelService(store, host, fleet_providers(self.peers, host))
+        self.tasks.fetch_missing_model = self.models.ensure
+        self.tasks.runtime_refusal = self.models.runtime_refusal
         self._seq = now_ms()  # monotonic across restarts without storing state
         self._memory = PolicyMemory()
         self._started = time.monotonic()
@@ -319,7 +323,7 @@ async def open_node(
 ) -> AsyncIterator[Node]:
     """Run a node until the block exits: listening, advertising and serving tasks."""
     identity = load_or_create_key_file(config.key_path)
-    store = ModelStore(config.models_dir)
+    store = ModelStore(config.models_dir, max_bytes=config.model_cache_bytes)
     pool = make_executor(config, store) if executor is None else None
     executor = with_fault(pool or executor or make_executor(config, store), config.inject_fault)
     ledger = EnergyLedger(config.ledger_path, tier_watts=config.tier_watts)
@@ -331,6 +335,7 @@ async def open_node(
         async with open_host(host_config) as host:
             node = Node(config, identity, host, vehicle, executor, ledger, store)
             host.set_handler(TASK_PROTOCOL, node.tasks.serve)
+            host.set_handler(ModelService.protocol_id, node.models.serve)
             host.set_handler(STATUS_PROTOCOL, PublicStatus(node).serve)
             async with trio.open_nursery() as nursery:
                 await nursery.start(vehicle.run)
@@ -339,6 +344,7 @@ async def open_node(
                 nursery.start_soon(node._heartbeat_loop)
                 nursery.start_soon(node._vehicle_loop)
                 nursery.start_soon(node._task_change_loop)
+                nursery.start_soon(node.models.announce_stored)
                 log.info(
                     "node %s listening on %s",
                     node.peer_id,

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import trio
 
-from p2pfleet.inference.runtime import EXACT_RUNTIME, LoadedModel, load_model, run_shard
+from p2pfleet.inference.engine import RUNTIMES, Runner, load_runner
 from p2pfleet.inference.store import ModelStore
 
 
@@ -28,21 +28,24 @@ class ModelExecutor:
 
     def __init__(self, store: ModelStore, *, cache_size: int = 2) -> None:
         self._store = store
-        self._loaded: OrderedDict[bytes, LoadedModel] = OrderedDict()
+        self._loaded: OrderedDict[bytes, Runner] = OrderedDict()
         self._cache_size = cache_size
 
     def supports(self, model_hash: bytes, runtime: str) -> bool:
-        return runtime == EXACT_RUNTIME and self._store.has(model_hash.hex())
+        return runtime in RUNTIMES and self._store.has(model_hash.hex())
 
-    def _model(self, model_hash: bytes) -> LoadedModel:
+    def _model(self, model_hash: bytes) -> Runner:
         model = self._loaded.pop(model_hash, None)
         if model is None:
-            model = load_model(self._store.get(model_hash.hex()))
+            model = load_runner(self._store.get(model_hash.hex()))
         self._loaded[model_hash] = model
         while len(self._loaded) > self._cache_size:
             self._loaded.popitem(last=False)
         return model
 
     async def run(self, model_hash: bytes, input_bytes: bytes) -> bytes:
-        model = await trio.to_thread.run_sync(self._model, model_hash)
-        return await trio.to_thread.run_sync(run_shard, model, input_bytes, abandon_on_cancel=True)
+        with self._store.using(model_hash.hex()):  # never evicted while it runs
+            model = await trio.to_thread.run_sync(self._model, model_hash)
+            return await trio.to_thread.run_sync(
+                model.run_bytes, input_bytes, abandon_on_cancel=True
+            )

@@ -10,7 +10,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -18,7 +18,7 @@ from p2pfleet.core.compress import compress, decompress
 from p2pfleet.core.errors import P2pFleetError, RemoteProtocolError
 from p2pfleet.core.identity import Identity
 from p2pfleet.core.limits import MAX_TASK_FRAME, MAX_TENSOR_BYTES
-from p2pfleet.core.manifest import SignedManifest, verify_manifest
+from p2pfleet.core.manifest import Manifest, SignedManifest, verify_manifest
 from p2pfleet.core.policy import residency_fits
 from p2pfleet.core.task_messages import (
     Accept,
@@ -76,6 +76,10 @@ class TaskServer:
         self._changed = trio.Event()
         self.completed = 0
         self.protocol_errors = 0
+        # Model hooks, set by the node (p2pfleet/node/model_service.py): fetch a missing
+        # model before the checks; say why a manifest's runtime settings cannot be honoured.
+        self.fetch_missing_model: Callable[[bytes], Awaitable[bool]] | None = None
+        self.runtime_refusal: Callable[[Manifest], str | None] | None = None
 
     @property
     def running(self) -> int:
@@ -154,6 +158,8 @@ class TaskServer:
                 RejectReason.MODEL_MISSING,
                 f"model {manifest.model.hex()[:16]} / {manifest.runtime} not available",
             )
+        if self.runtime_refusal is not None and (why := self.runtime_refusal(manifest)):
+            raise _Refused(RejectReason.RUNTIME_UNSUPPORTED, why)
         try:
             input_bytes = decompress(assign.input_zstd, max_output=MAX_TENSOR_BYTES)
         except RemoteProtocolError as exc:
@@ -162,9 +168,23 @@ class TaskServer:
             raise _Refused(RejectReason.BAD_INPUT, "input does not match the manifest's input hash")
         return signed, input_bytes
 
+    async def _fetch_model_if_missing(self, assign: Assign) -> None:
+        """Model-fetch hook: a node assigned a model it lacks fetches it before the checks."""
+        if self.fetch_missing_model is None:
+            return
+        try:
+            manifest = verify_manifest(assign.manifest_wire).manifest
+        except RemoteProtocolError:
+            return  # _check refuses it with the reason
+        if self._policy_refusal() is None and not self._executor.supports(
+            manifest.model, manifest.runtime
+        ):
+            await self.fetch_missing_model(manifest.model)
+
     async def _serve_assignment(
         self, stream: FramedStream, conversation: TaskConversation, assign: Assign
     ) -> None:
+        await self._fetch_model_if_missing(assign)
         try:
             signed, input_bytes = self._check(assign)
         except _Refused as refused:

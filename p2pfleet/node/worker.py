@@ -71,11 +71,11 @@ def limit_memory(memory_mb: int) -> None:
 
 
 def serve(store_dir: str, stdin: BinaryIO, stdout: BinaryIO, cache_size: int = 2) -> None:
-    from p2pfleet.inference.runtime import LoadedModel, load_model, run_shard
+    from p2pfleet.inference.engine import Runner, load_runner
     from p2pfleet.inference.store import ModelStore
 
     store = ModelStore(store_dir)
-    loaded: OrderedDict[str, LoadedModel] = OrderedDict()
+    loaded: OrderedDict[str, Runner] = OrderedDict()
     while True:
         header = read_frame(stdin)
         payload = read_frame(stdin)
@@ -84,11 +84,11 @@ def serve(store_dir: str, stdin: BinaryIO, stdout: BinaryIO, cache_size: int = 2
         reply: dict[str, object]
         try:
             model_hash = str(json.loads(header)["model"])
-            model = loaded.pop(model_hash, None) or load_model(store.get(model_hash))
+            model = loaded.pop(model_hash, None) or load_runner(store.get(model_hash))
             loaded[model_hash] = model
             while len(loaded) > cache_size:
                 loaded.popitem(last=False)
-            reply, output = {"ok": True}, run_shard(model, payload)
+            reply, output = {"ok": True}, model.run_bytes(payload)
         except MemoryError:
             loaded.clear()
             reply, output = {"ok": False, "error": "the worker's memory limit was exceeded"}, b""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import trio
 
-from p2pfleet.inference.runtime import EXACT_RUNTIME
+from p2pfleet.inference.engine import RUNTIMES
 from p2pfleet.inference.store import ModelStore
 from p2pfleet.node.worker import MAX_FRAME, encode_frame
 
@@ -98,7 +98,7 @@ class WorkerPool:
         self._changed = trio.Event()
 
     def supports(self, model_hash: bytes, runtime: str) -> bool:
-        return runtime == EXACT_RUNTIME and self._store.has(model_hash.hex())
+        return runtime in RUNTIMES and self._store.has(model_hash.hex())
 
     def worker_pids(self) -> list[int]:
         return [w.process.pid for w in (*self._idle, *self._busy)]
@@ -139,6 +139,10 @@ class WorkerPool:
         return _Worker(process)
 
     async def run(self, model_hash: bytes, input_bytes: bytes) -> bytes:
+        with self._store.using(model_hash.hex()):  # never evicted while it runs
+            return await self._run(model_hash, input_bytes)
+
+    async def _run(self, model_hash: bytes, input_bytes: bytes) -> bytes:
         async with self._slots:
             worker = await self._take_worker()
             self._busy.add(worker)

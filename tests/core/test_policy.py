@@ -190,3 +190,25 @@ def test_which_refusals_stop_running_work() -> None:
         RejectReason.BATTERY_LOW,
         RejectReason.POLICY_DISABLED,
     }
+
+
+@pytest.mark.parametrize(
+    ("changes", "facts_changes", "expected"),
+    [
+        ({"daily_cellular_data_mb": 0}, {"on_cellular": True}, RejectReason.DATA_CAP),
+        ({"daily_energy_budget_wh": 0}, {}, RejectReason.ENERGY_BUDGET),
+        ({"thermal_hysteresis_c": 0.0}, {"temperature_c": 60.0}, RejectReason.THERMAL),
+        (
+            {"cap_hysteresis_pct": 0, "daily_energy_budget_wh": 10},
+            {"energy_used_today_wh": 10.0},
+            RejectReason.ENERGY_BUDGET,
+        ),
+    ],
+)
+def test_a_latch_never_releases_while_its_own_trigger_holds(
+    changes: dict[str, object], facts_changes: dict[str, object], expected: RejectReason
+) -> None:
+    # Zero caps and zero margins: the refusal must hold on every repeated decision.
+    policy = replace(POLICY, **changes)  # type: ignore[arg-type]
+    facts = replace(BASE, **facts_changes)  # type: ignore[arg-type]
+    assert walk(policy, [facts] * 5) == [expected] * 5

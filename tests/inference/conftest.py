@@ -47,3 +47,17 @@ def model(model_bytes: bytes) -> LoadedModel:
 @pytest.fixture(scope="session")
 def int8_outputs(model: LoadedModel, photo_batch: npt.NDArray[np.uint8]) -> npt.NDArray[np.int32]:
     return model.run(photo_batch)
+
+
+@pytest.fixture(scope="session")
+def minilm_bytes() -> bytes:
+    from p2pfleet.inference.minilm import build_minilm
+
+    return build_minilm()
+
+
+@pytest.fixture(scope="session")
+def float_mobilenet_bytes() -> bytes:
+    from p2pfleet.inference.mobilenet_onnx import build_mobilenet_v2_float
+
+    return build_mobilenet_v2_float()

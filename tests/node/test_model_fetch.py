@@ -1,0 +1,330 @@
+"""Model fetch over real py-libp2p hosts on 127.0.0.1: fetch, resume, corrupt providers."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import trio
+
+from p2pfleet.core.protocol_ids import MODEL_PROTOCOL
+from p2pfleet.inference.store import ModelStore
+from p2pfleet.net.host import FleetHost, HostConfig, open_hosts
+from p2pfleet.net.logs import configure_logging
+from p2pfleet.node.config import NodeConfig
+from p2pfleet.node.daemon import open_node
+from p2pfleet.node.model_service import ModelFetchError, ModelService
+from p2pfleet.testing.model_faults import LyingModelService, ResettingModelService
+from tests.node.fleet_fixtures import LOOPBACK, node_config
+
+DEADLINE_S = 120.0
+configure_logging(logging.INFO, libp2p_level=logging.WARNING)
+
+
+def run(main: Callable[[], Awaitable[None]]) -> None:
+    async def bounded() -> None:
+        with trio.fail_after(DEADLINE_S):
+            await main()
+
+    trio.run(bounded)
+
+
+def host_config(name: str) -> HostConfig:
+    return HostConfig(seed=hashlib.sha256(name.encode()).digest(), gossip=None)
+
+
+def fixed(peers: Sequence[FleetHost]) -> object:
+    async def providers(model_hash: bytes) -> list[str]:
+        return [p.peer_id for p in peers]
+
+    return providers
+
+
+async def link(fetcher: FleetHost, providers: Sequence[FleetHost]) -> None:
+    for provider in providers:
+        await fetcher.connect(provider.listen_addrs()[0])
+
+
+def provider(
+    cls: type[ModelService], host: FleetHost, store: ModelStore, **attrs: object
+) -> ModelService:
+    service = cls(store, host, fixed([]))  # type: ignore[arg-type]
+    for key, value in attrs.items():
+        setattr(service, key, value)
+    host.set_handler(MODEL_PROTOCOL, service.serve)
+    return service
+
+
+def no_leftovers(store: ModelStore, model_hash: str) -> None:
+    assert not store.part_path(model_hash).exists()
+    assert store.hashes() == [model_hash]
+    assert hashlib.sha256(store.get(model_hash)).hexdigest() == model_hash
+
+
+def test_fetch_from_a_provider(tmp_path: Path, mobilenet_int8: bytes) -> None:
+    async def main() -> None:
+        async with open_hosts([host_config("p"), host_config("f")]) as (p, f):
+            model_hash = ModelStore(tmp_path / "p").put(mobilenet_int8)
+            provider(ModelService, p, ModelStore(tmp_path / "p"))
+            fetch_store = ModelStore(tmp_path / "f")
+            await link(f, [p])
+            fetcher = ModelService(fetch_store, f, fixed([p]))  # type: ignore[arg-type]
+            await fetcher.fetch(bytes.fromhex(model_hash))
+            no_leftovers(fetch_store, model_hash)
+            assert fetcher.stats["fetched"] == 1 and not fetcher.stats["liars"]
+
+    run(main)
+
+
+def test_resume_after_a_reset_mid_transfer(tmp_path: Path, mobilenet_int8: bytes) -> None:
+    async def main() -> None:
+        async with open_hosts([host_config("p"), host_config("f")]) as (p, f):
+            store = ModelStore(tmp_path / "p")
+            model_hash = store.put(mobilenet_int8)
+            flaky = provider(ResettingModelService, p, store, cut_after=1 << 20)
+            fetch_store = ModelStore(tmp_path / "f")
+            await link(f, [p])
+            fetcher = ModelService(fetch_store, f, fixed([p]))  # type: ignore[arg-type]
+            await fetcher.fetch(bytes.fromhex(model_hash))
+            no_leftovers(fetch_store, model_hash)
+            offsets = flaky.requested_offsets  # type: ignore[attr-defined]
+            assert offsets[0] == 0 and len(offsets) == 2
+            assert 0 < offsets[1] <= 1 << 20  # resumed from the .part file, not from zero
+            assert fetcher.stats["interrupted"] == 1 and fetcher.stats["resumed"] == 1
+
+    run(main)
+
+
+@pytest.mark.parametrize("lie", ["garbage", "wrong-size", "short", "overrun"])
+def test_a_corrupt_provider_is_detected_and_the_next_one_used(
+    tmp_path: Path, mobilenet_int8: bytes, lie: str
+) -> None:
+    async def main() -> None:
+        names = [host_config("liar"), host_config("honest"), host_config("f")]
+        async with open_hosts(names) as (liar, honest, f):
+            liar_store, honest_store = ModelStore(tmp_path / "l"), ModelStore(tmp_path / "h")
+            model_hash = liar_store.put(mobilenet_int8)
+            honest_store.put(mobilenet_int8)
+            provider(LyingModelService, liar, liar_store, lie=lie)
+            provider(ModelService, honest, honest_store)
+            fetch_store = ModelStore(tmp_path / "f")
+            await link(f, [liar, honest])
+            fetcher = ModelService(fetch_store, f, fixed([liar, honest]))  # type: ignore[arg-type]
+            await fetcher.fetch(bytes.fromhex(model_hash))
+            no_leftovers(fetch_store, model_hash)
+            assert fetcher.stats["liars"] == 1
+            assert (liar.peer_id, bytes.fromhex(model_hash)) in fetcher._liars
+
+    run(main)
+
+
+def test_only_liars_means_no_model_and_no_file(tmp_path: Path, mobilenet_int8: bytes) -> None:
+    async def main() -> None:
+        async with open_hosts([host_config("liar"), host_config("f")]) as (liar, f):
+            liar_store = ModelStore(tmp_path / "l")
+            model_hash = liar_store.put(mobilenet_int8)
+            provider(LyingModelService, liar, liar_store, lie="garbage")
+            fetch_store = ModelStore(tmp_path / "f")
+            await link(f, [liar])
+            fetcher = ModelService(fetch_store, f, fixed([liar]))  # type: ignore[arg-type]
+            with pytest.raises(ModelFetchError, match="lied"):
+                await fetcher.fetch(bytes.fromhex(model_hash))
+            assert fetch_store.hashes() == [] and not list(fetch_store.directory.iterdir())
+
+    run(main)
+
+
+def test_a_node_fetches_a_missing_model_from_an_advertising_peer(
+    tmp_path: Path, mobilenet_int8: bytes
+) -> None:
+    """The node's own wiring: providers come from adverts (PeerView), served by the daemon."""
+
+    async def main() -> None:
+        model_hash = bytes.fromhex(ModelStore(tmp_path / "unused").put(mobilenet_int8))
+        async with open_node(node_config(tmp_path / "n0", mobilenet_int8)) as n0:
+            bare = NodeConfig(data_dir=tmp_path / "n1", listen=LOOPBACK, advert_interval_s=1.0)
+            bare = replace(bare, bootstrap=(n0.host.listen_addrs()[0],), advert_ttl_s=20.0)
+            async with open_node(bare) as n1:
+                assert not n1.store.has(model_hash.hex())
+                with trio.fail_after(60):
+                    while not any(a.peer_id == n0.peer_id for a in n1.peers.live()):
+                        await n1.peers.wait_changed()
+                    assert await n1.models.ensure(model_hash)
+                no_leftovers(n1.store, model_hash.hex())
+
+    run(main)
+
+
+def test_a_node_assigned_a_shard_for_a_missing_model_fetches_it_first(
+    tmp_path: Path, mobilenet_int8: bytes
+) -> None:
+    from PIL import Image
+
+    from p2pfleet.inference.images import sample_photos
+    from p2pfleet.submit.client import ClientConfig, open_client
+    from p2pfleet.submit.job import JobSpec
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name, pixels in sample_photos()[:2]:
+        Image.fromarray(pixels).save(photos / f"{name}.png")
+
+    async def main() -> None:
+        async with open_node(node_config(tmp_path / "n0", mobilenet_int8)) as n0:
+            bare = NodeConfig(data_dir=tmp_path / "n1", listen=LOOPBACK, advert_interval_s=1.0)
+            bare = replace(bare, bootstrap=(n0.host.listen_addrs()[0],), advert_ttl_s=20.0)
+            async with open_node(bare) as n1:
+                config = ClientConfig(
+                    data_dir=tmp_path / "submitter", bootstrap=(n0.host.listen_addrs()[0],)
+                )
+                async with open_client(config) as client:
+                    await client.peers.wait_for_peers(2)
+                    spec = JobSpec(inputs=str(photos), shard_size=2, replicas=2, max_replicas=2)
+                    result = await client.run_job(spec)
+                assert n1.models.stats["fetched"] == 1
+                assert n1.tasks.completed == 1 and n0.tasks.completed == 1
+        record = result.records[0]
+        assert record.output is not None and len(record.agreeing) == 2
+
+    run(main)
+
+
+class DhtShim:
+    """A real host plus the DHT calls the net layer is adding (provide / find providers)."""
+
+    def __init__(self, host: FleetHost, records: dict[bytes, list[str]]) -> None:
+        self._host = host
+        self.records = records
+        self.provided: list[bytes] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._host, name)
+
+    async def dht_provide(self, key: bytes) -> None:
+        self.provided.append(key)
+
+    async def dht_find_providers(self, key: bytes, *, limit: int) -> list[str]:
+        return self.records.get(key, [])[:limit]
+
+
+class NoAdverts:
+    def live(self) -> list[object]:
+        return []
+
+
+def test_providers_from_dht_records_and_announce_after_fetch(
+    tmp_path: Path, mobilenet_int8: bytes
+) -> None:
+    from p2pfleet.node.model_service import fleet_providers
+
+    async def main() -> None:
+        async with open_hosts([host_config("p"), host_config("f")]) as (p, f):
+            store = ModelStore(tmp_path / "p")
+            model_hash = bytes.fromhex(store.put(mobilenet_int8))
+            provider(ModelService, p, store)
+            await link(f, [p])
+            shim = DhtShim(f, {model_hash: [p.peer_id, p.peer_id, f.peer_id]})
+            fetch_store = ModelStore(tmp_path / "f")
+            providers = fleet_providers(NoAdverts(), shim)
+            assert await providers(model_hash) == [p.peer_id]  # de-duplicated, never itself
+            fetcher = ModelService(fetch_store, shim, providers)
+            await fetcher.fetch(model_hash)
+            no_leftovers(fetch_store, model_hash.hex())
+            assert shim.provided == [model_hash]
+            await fetcher.announce_stored()
+            assert shim.provided == [model_hash, model_hash]
+
+    run(main)
+
+
+def test_model_cache_limit_is_a_node_config_key(tmp_path: Path) -> None:
+    from p2pfleet.node.config import ConfigError, node_config_from_dict
+
+    config = node_config_from_dict({"node": {"model_cache_bytes": 64 << 20}}, base=tmp_path)
+    assert config.model_cache_bytes == 64 << 20
+    for bad in (-1, "1 GB", True, 1000):
+        with pytest.raises(ConfigError, match="model_cache_bytes"):
+            node_config_from_dict({"node": {"model_cache_bytes": bad}}, base=tmp_path)
+
+
+@pytest.mark.parametrize("prefix", ["garbage", "too-long"])
+def test_a_bad_partial_file_from_an_earlier_liar_does_not_blame_the_honest_provider(
+    tmp_path: Path, mobilenet_int8: bytes, prefix: str
+) -> None:
+    async def main() -> None:
+        async with open_hosts([host_config("p"), host_config("f")]) as (p, f):
+            store = ModelStore(tmp_path / "p")
+            model_hash = store.put(mobilenet_int8)
+            honest = provider(LyingModelService, p, store, lie="none")
+            fetch_store = ModelStore(tmp_path / "f")
+            size = 300_000 if prefix == "garbage" else len(mobilenet_int8) + 10
+            fetch_store.part_path(model_hash).write_bytes(bytes(size))  # left by a liar
+            await link(f, [p])
+            fetcher = ModelService(fetch_store, f, fixed([p]))  # type: ignore[arg-type]
+            await fetcher.fetch(bytes.fromhex(model_hash))
+            no_leftovers(fetch_store, model_hash)
+            assert fetcher.stats["restarted"] == 1 and not fetcher.stats["liars"]
+            expected = [size, 0] if prefix == "garbage" else [0]  # too long: refused first
+            assert honest.requested_offsets == expected  # type: ignore[attr-defined]
+
+    run(main)
+
+
+def test_refusals_are_not_lies_and_garbage_requests_do_not_hurt_the_provider(
+    tmp_path: Path, mobilenet_int8: bytes
+) -> None:
+    import random
+
+    from p2pfleet.core.model_fetch import Get, Refuse, decode_fetch_message, encode_fetch_message
+    from p2pfleet.net.errors import NetError
+
+    async def main() -> None:
+        names = [host_config("empty"), host_config("busy"), host_config("ok"), host_config("f")]
+        async with open_hosts(names) as (empty, busy, ok, f):
+            full = ModelStore(tmp_path / "full")
+            model_hash = full.put(mobilenet_int8)
+            provider(ModelService, empty, ModelStore(tmp_path / "empty"))
+            provider(ModelService, busy, full, _max_uploads=0)
+            provider(ModelService, ok, full)
+            await link(f, [empty, busy, ok])
+
+            rng = random.Random(4)
+            for _ in range(30):  # malformed requests: the provider resets and keeps serving
+                stream = await f.open_stream(ok.peer_id, MODEL_PROTOCOL)
+                await stream.send(rng.randbytes(rng.randint(1, 64)))
+                with pytest.raises(NetError):
+                    await stream.receive(max_size=1 << 20)
+            stream = await f.open_stream(ok.peer_id, MODEL_PROTOCOL)
+            await stream.send(encode_fetch_message(Get(model=bytes(32), offset=0)))
+            reply = decode_fetch_message(await stream.receive(max_size=1 << 20))
+            assert reply == Refuse(code="not-found", detail="model not stored")
+            await stream.close()
+
+            fetch_store = ModelStore(tmp_path / "f")
+            fetcher = ModelService(fetch_store, f, fixed([empty, busy, ok]))  # type: ignore[arg-type]
+            await fetcher.fetch(bytes.fromhex(model_hash))
+            no_leftovers(fetch_store, model_hash)
+            assert not fetcher.stats["liars"] and not fetcher._liars
+
+    run(main)
+
+
+def test_a_model_over_the_cache_limit_is_not_blamed_on_the_provider(
+    tmp_path: Path, mobilenet_int8: bytes
+) -> None:
+    async def main() -> None:
+        async with open_hosts([host_config("p"), host_config("f")]) as (p, f):
+            store = ModelStore(tmp_path / "p")
+            model_hash = bytes.fromhex(store.put(mobilenet_int8))
+            provider(ModelService, p, store)
+            await link(f, [p])
+            small = ModelStore(tmp_path / "f", max_bytes=1 << 20)
+            fetcher = ModelService(small, f, fixed([p]))  # type: ignore[arg-type]
+            assert not await fetcher.ensure(model_hash)
+            assert not fetcher._liars and not list(small.directory.iterdir())
+
+    run(main)
