@@ -1,19 +1,38 @@
-"""`p2pfleet node`: run the vehicle daemon."""
+"""`p2pfleet node`: run the vehicle daemon; `p2pfleet node status`: ask the running one."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 from pathlib import Path
 from typing import Any
 
-from p2pfleet.cli.console import EXIT_OK, EXIT_USAGE, add_verbosity, err, fail, out, setup_logging
+from p2pfleet.cli.console import (
+    EXIT_NETWORK,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_verbosity,
+    err,
+    fail,
+    out,
+    print_json,
+)
 
 
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
-        "node", help="run the vehicle node daemon"
+        "node",
+        help="run the vehicle node daemon, or show a running node's status",
+        description="Run the vehicle node daemon (default), or `status` to query the running one.",
+    )
+    parser.add_argument(
+        "action",
+        nargs="?",
+        choices=["run", "status"],
+        default="run",
+        help="run (default): start the daemon; status: show the running daemon's status",
     )
     parser.add_argument("--config", type=Path, help="node TOML file (see examples/node.toml)")
     parser.add_argument("--data-dir", type=Path, help="key, model cache and ledger folder")
@@ -28,6 +47,13 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--ready-file", type=Path, help="write peer id and addresses as JSON once listening"
     )
+    parser.add_argument("--json", action="store_true", help="status: print JSON")
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=os.environ.get("P2PFLEET_LOG_FORMAT", "text"),
+        help="text (default) or json: one JSON object per line; env P2PFLEET_LOG_FORMAT",
+    )
     parser.add_argument(
         "--inject-fault", choices=["wrong-output"], help=argparse.SUPPRESS
     )  # demo/tests only
@@ -35,7 +61,7 @@ def register(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def _load_config(args: argparse.Namespace) -> Any:
     from p2pfleet.node.config import ConfigError, NodeConfig, load_node_config
 
     overrides = {
@@ -47,15 +73,33 @@ def run(args: argparse.Namespace) -> int:
     }
     try:
         if args.config:
-            config = load_node_config(args.config, **overrides)
-        else:
-            config = NodeConfig(**{k: v for k, v in overrides.items() if v is not None})
+            return load_node_config(args.config, **overrides)
+        return NodeConfig(**{k: v for k, v in overrides.items() if v is not None})
     except ConfigError as exc:
-        fail(str(exc))
+        from rich.markup import escape
+
+        problems = [escape(p) for p in str(exc).splitlines()] or ["invalid configuration"]
+        if len(problems) == 1:
+            fail(problems[0])
+        fail(f"{args.config}: {len(problems)} problems\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def run(args: argparse.Namespace) -> int:
+    config = _load_config(args)
     if args.check_config:
+        from rich.markup import escape
+
+        from p2pfleet.node.config_sections import describe_policy
+
         out.print(f"{args.config or 'defaults'}: OK")
+        for line in describe_policy(config.policy):
+            out.print(f"  {escape(line)}")
         return EXIT_OK
-    setup_logging(args.verbose)
+    if args.action == "status":
+        return _status(config, as_json=args.json)
+    from p2pfleet.net.logs import configure_logging
+
+    configure_logging(_level(args.verbose), log_format=args.log_format)
     import trio
 
     from p2pfleet.core.errors import KeyFileError
@@ -67,21 +111,90 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _level(verbosity: int) -> int:
+    import logging
+
+    return {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+
+
 async def _serve(config: Any, ready_file: Path | None) -> None:
     import trio
 
     from p2pfleet.node.daemon import open_node
 
-    async with open_node(config) as node:
-        info = {"peer_id": node.peer_id, "addrs": node.host.listen_addrs(), "region": config.region}
-        if ready_file is not None:
-            tmp = ready_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(info))
-            tmp.replace(ready_file)
-        err.print(f"node {node.peer_id} listening on {', '.join(info['addrs'])}")
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            async for signum in signals:
-                err.print(
-                    f"received {signal.Signals(signum).name}: abandoning running work and stopping"
-                )
-                break
+    # Catch SIGTERM from the start: one sent while the node starts up drains it once up.
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with open_node(config) as node:
+            info = {
+                "peer_id": node.peer_id,
+                "addrs": node.host.listen_addrs(),
+                "region": config.region,
+                "control_url": node.control_url,
+                "metrics_url": node.metrics_url,
+            }
+            if ready_file is not None:
+                tmp = ready_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps(info))
+                tmp.replace(ready_file)
+            err.print(f"node {node.peer_id} listening on {', '.join(info['addrs'])}")
+            signum = await signals.__anext__()
+            grace = config.drain_grace_s
+            err.print(
+                f"received {signal.Signals(signum).name}: finishing running work"
+                f" (up to {grace:g} s; signal again to abandon it now)"
+            )
+            async with trio.open_nursery() as nursery:
+
+                async def abandon_on_second_signal() -> None:
+                    async for _ in signals:
+                        err.print("second signal: abandoning running work now")
+                        await node.drain(0)
+
+                nursery.start_soon(abandon_on_second_signal)
+                finished = await node.drain(grace)
+                nursery.cancel_scope.cancel()
+            err.print("all work finished; stopping" if finished else "abandoned work; stopping")
+
+
+def _status(config: Any, *, as_json: bool) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        url = json.loads(config.control_file.read_text())["url"]
+    except (OSError, ValueError, KeyError):
+        fail(
+            f"no running node found: {config.control_file} is missing or unreadable "
+            "(start `p2pfleet node` with the same --config/--data-dir)",
+            EXIT_NETWORK,
+        )
+    try:
+        with urllib.request.urlopen(f"{url}/status", timeout=10) as response:
+            status = json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        fail(f"the node's control endpoint {url} did not answer: {exc}", EXIT_NETWORK)
+    if as_json:
+        print_json(status)
+        return EXIT_OK
+    _print_status(status)
+    return EXIT_OK
+
+
+def _print_status(s: dict[str, Any]) -> None:
+    accepting = "yes" if s["accepting"] else f"no ({s['refusal']})"
+    cap = "no cap" if s["cellular_cap_mb"] is None else f"cap {s['cellular_cap_mb']} MB"
+    temperature = "-" if s["temperature_c"] is None else f"{s['temperature_c']:g} °C"
+    rows = [
+        ("peer", s["peer_id"]),
+        ("region", s["region"]),
+        ("vehicle", f"{s['state']}, battery {s['battery_pct']} %, link {s['link']}, {temperature}"),
+        ("taking work", accepting + (" — draining" if s["draining"] else "")),
+        ("peers", f"{s['connected_peers']} connected, {s['known_adverts']} live adverts"),
+        ("running tasks", f"{s['running_tasks']} of {s['max_concurrent_tasks']}"),
+        ("tasks today", f"{s['tasks_completed_today']} completed of {s['tasks_today']}"),
+        ("energy today", f"{s['energy_today_wh']:.2f} Wh of {s['energy_budget_wh']} Wh budget"),
+        ("cellular today", f"{s['cellular_mb_today']:.2f} MB ({cap})"),
+        ("uptime", f"{s['uptime_s']:.0f} s"),
+    ]
+    for name, value in rows:
+        out.print(f"{name:>15}  {value}")

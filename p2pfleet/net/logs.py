@@ -10,15 +10,53 @@ Call it once, before the first `open_host`; it is idempotent.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TextIO
 
 import libp2p
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+LOG_FORMATS = ("text", "json")
+# Attributes every LogRecord has; anything else came in through `extra=`.
+_RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, event, message and the extra fields.
+
+    `event` is the `extra={"event": ...}` name when the call site gave one
+    (e.g. "task.abandoned"), else the logger name; other `extra` keys become
+    fields of the object.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, object] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": getattr(record, "event", record.name),
+            "msg": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _RECORD_FIELDS and key != "event" and not key.startswith("_"):
+                doc[key] = value
+        if record.exc_info:
+            doc["exception"] = self.formatException(record.exc_info)
+        return json.dumps(doc, default=str, ensure_ascii=False)
+
+
+def make_formatter(log_format: str) -> logging.Formatter:
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"log format {log_format!r}; choose one of {', '.join(LOG_FORMATS)}")
+    return JsonFormatter() if log_format == "json" else logging.Formatter(LOG_FORMAT)
+
+
 _LIBP2P_DIR = str(Path(libp2p.__file__).resolve().parent)
 _MARK = "_p2pfleet_net_logging"
 _libp2p_level: int | None = None
@@ -84,22 +122,26 @@ def configure_logging(
     *,
     libp2p_level: int = logging.WARNING,
     stream: TextIO | None = None,
+    log_format: str = "text",
 ) -> None:
     """Route p2pfleet and py-libp2p logs through one handler on the root logger.
 
     `level` applies to the `p2pfleet` loggers, `libp2p_level` to py-libp2p's
     (its INFO and DEBUG output is very chatty); the root logger's own level is
     left alone. If the root logger has no handler yet, one writing to `stream`
-    (default stderr) is installed, which also keeps `basicConfig` out. With
+    (default stderr) is installed, which also keeps `basicConfig` out;
+    `log_format` "json" writes one JSON object per line on it. With
     `LIBP2P_DEBUG` set in the environment, py-libp2p keeps its own debug
     logging setup and only the root-logger guard is applied.
     """
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler(stream or sys.stderr)
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
         setattr(handler, _MARK, True)
         root.addHandler(handler)
+    for installed in root.handlers:
+        if getattr(installed, _MARK, False):
+            installed.setFormatter(make_formatter(log_format))
     for old in [f for f in root.filters if isinstance(f, _StrayLibp2pRecords)]:
         root.removeFilter(old)
     root.addFilter(_StrayLibp2pRecords(libp2p_level))

@@ -9,10 +9,17 @@ from typing import Any
 
 import platformdirs
 
-from p2pfleet.core.advert import VehicleState
 from p2pfleet.core.policy import OwnerPolicy
+from p2pfleet.node.config_sections import (
+    POLICY_KEYS,
+    VEHICLE_KEYS,
+    SectionErrors,
+    parse_policy,
+    parse_vehicle,
+)
 from p2pfleet.node.network_config import NetworkConfig, network_config_from_dict
 from p2pfleet.node.vehicle import SimulatedVehicleConfig
+from p2pfleet.node.vehicle_json import JsonVehicleConfig
 
 
 class ConfigError(ValueError):
@@ -34,9 +41,16 @@ class NodeConfig:
     tier_watts: int = 300
     advert_interval_s: float = 10.0
     advert_ttl_s: float = 30.0
-    vehicle: SimulatedVehicleConfig = field(default_factory=SimulatedVehicleConfig)
+    vehicle: SimulatedVehicleConfig | JsonVehicleConfig = field(
+        default_factory=SimulatedVehicleConfig
+    )
     policy: OwnerPolicy = field(default_factory=OwnerPolicy)
     inject_fault: str | None = None  # testing only: see p2pfleet.testing.faults
+    control_address: str = "127.0.0.1:0"  # local status endpoint; "" disables it
+    metrics_address: str = ""  # Prometheus /metrics, e.g. "127.0.0.1:9464"; "" = off
+    drain_grace_s: float = 20.0  # on SIGTERM, let running shards finish this long
+    task_time_limit_s: float = 600.0  # per shard, in the worker process
+    worker_memory_mb: int = 2048  # address-space cap per worker process; 0: none
     model_cache_bytes: int | None = None  # model store size limit (LRU eviction); None: no limit
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
@@ -52,6 +66,11 @@ class NodeConfig:
     def ledger_path(self) -> Path:
         return self.data_dir / "ledger.sqlite3"
 
+    @property
+    def control_file(self) -> Path:
+        """Where the running daemon writes its control endpoint's URL."""
+        return self.data_dir / "control.json"
+
 
 _SECTIONS = {"node", "vehicle", "policy", "network"}
 _NODE_KEYS = {
@@ -64,17 +83,15 @@ _NODE_KEYS = {
     "tier_watts",
     "advert_interval_s",
     "advert_ttl_s",
+    "control_address",
+    "metrics_address",
+    "drain_grace_s",
+    "task_time_limit_s",
+    "worker_memory_mb",
     "model_cache_bytes",
 }
-_VEHICLE_KEYS = {"adapter", "state", "battery_pct", "plugged_in", "parked_for_s"}
-_POLICY_KEYS = {
-    "enabled",
-    "min_battery_pct",
-    "hysteresis_pct",
-    "only_when_plugged_in",
-    "daily_energy_budget_wh",
-    "max_concurrent_tasks",
-}
+_VEHICLE_KEYS = VEHICLE_KEYS
+_POLICY_KEYS = POLICY_KEYS
 
 
 def load_node_config(path: Path, **overrides: Any) -> NodeConfig:
@@ -96,10 +113,27 @@ def node_config_from_dict(doc: dict[str, Any], *, base: Path, **overrides: Any) 
     _check_keys(node, _NODE_KEYS, "[node]")
     _check_keys(vehicle, _VEHICLE_KEYS, "[vehicle]")
     _check_keys(policy, _POLICY_KEYS, "[policy]")
-    if vehicle.get("adapter", "simulated") != "simulated":
-        raise ConfigError("[vehicle] adapter: only 'simulated' is supported in this version")
     kwargs: dict[str, Any] = {}
-    for key in ("region", "tier_watts", "advert_interval_s", "advert_ttl_s"):
+    errors = SectionErrors("[vehicle]")
+    if vehicle:
+        kwargs["vehicle"] = parse_vehicle(vehicle, errors)
+    policy_errors = SectionErrors("[policy]")
+    if policy:
+        kwargs["policy"] = parse_policy(policy, policy_errors)
+    problems = errors.messages + policy_errors.messages + _node_problems(node)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    for key in (
+        "region",
+        "tier_watts",
+        "advert_interval_s",
+        "advert_ttl_s",
+        "control_address",
+        "metrics_address",
+        "drain_grace_s",
+        "task_time_limit_s",
+        "worker_memory_mb",
+    ):
         if key in node:
             kwargs[key] = node[key]
     if "model_cache_bytes" in node:
@@ -116,19 +150,33 @@ def node_config_from_dict(doc: dict[str, Any], *, base: Path, **overrides: Any) 
         except (TypeError, ValueError):
             raise ConfigError("[node] owner must be a 64-digit hex public key") from None
     try:
-        if vehicle:
-            fields = {k: v for k, v in vehicle.items() if k != "adapter"}
-            if "state" in fields:
-                fields["state"] = VehicleState(fields["state"])
-            kwargs["vehicle"] = SimulatedVehicleConfig(**fields)
-        if policy:
-            kwargs["policy"] = OwnerPolicy(**policy)
         if "network" in doc:
             kwargs["network"] = network_config_from_dict(doc["network"])
         kwargs.update({k: v for k, v in overrides.items() if v is not None})
         return NodeConfig(**kwargs)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"invalid configuration: {exc}") from exc
+
+
+def _node_problems(node: dict[str, Any]) -> list[str]:
+    problems = []
+    for key in ("control_address", "metrics_address"):
+        value = node.get(key, "")
+        if not isinstance(value, str) or (value and not _is_host_port(value)):
+            problems.append(f"[node] {key}: expected 'host:port' (or \"\" for off), got {value!r}")
+    for key, low in (("drain_grace_s", 0.0), ("task_time_limit_s", 0.001)):
+        value = node.get(key, low)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
+            problems.append(f"[node] {key}: expected seconds >= {low:g}, got {value!r}")
+    memory = node.get("worker_memory_mb", 0)
+    if isinstance(memory, bool) or not isinstance(memory, int) or not (memory == 0 or memory >= 64):
+        problems.append(f"[node] worker_memory_mb: expected 0 (no cap) or >= 64, got {memory!r}")
+    return problems
+
+
+def _is_host_port(value: str) -> bool:
+    host, _, port = value.rpartition(":")
+    return bool(host) and port.isdigit() and int(port) <= 65535
 
 
 def _check_keys(section: object, allowed: set[str], where: str) -> None:

@@ -1,4 +1,10 @@
-"""Runs one shard on a real model, off the event loop."""
+"""The executor interface, and the in-process thread executor.
+
+Nodes run shards in worker processes (`worker_pool.WorkerPool`), which can be
+killed. `ModelExecutor` runs them in a thread of the node's own process: a
+cancelled shard is abandoned but its thread computes on until the end, so it
+is kept only for tests and for the side-by-side in tools/bench_preemption.py.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ class ShardExecutor(Protocol):
 
 
 class ModelExecutor:
-    """Loads models from the content-addressed store and runs shards in a worker thread."""
+    """Loads models from the store and runs shards in a thread (cannot be stopped)."""
 
     def __init__(self, store: ModelStore, *, cache_size: int = 2) -> None:
         self._store = store

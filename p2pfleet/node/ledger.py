@@ -1,4 +1,9 @@
-"""The node's energy ledger (SQLite): what each task cost the owner's car."""
+"""The node's energy ledger (SQLite): what each task cost the owner's car.
+
+One row per task: runtime, energy (Wh = compute tier watts x runtime), task
+bytes in and out, whether they crossed a cellular link, and the outcome.
+Daily totals are taken from the local midnight the caller passes in.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from p2pfleet.core.energy import task_energy_wh
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -21,13 +28,24 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 CREATE INDEX IF NOT EXISTS tasks_by_day ON tasks (started_at);
 """
+_MIGRATIONS = {"cellular": "ALTER TABLE tasks ADD COLUMN cellular INTEGER NOT NULL DEFAULT 0"}
 
 
 @dataclass(frozen=True, slots=True)
 class DaySummary:
-    tasks: int
+    tasks: int  # every task recorded today, whatever its outcome
+    completed: int
     energy_wh: float
     data_bytes: int
+    cellular_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    outcomes: dict[str, int]
+    energy_wh: float
+    data_bytes: int
+    cellular_bytes: int
 
 
 class EnergyLedger:
@@ -38,6 +56,10 @@ class EnergyLedger:
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(tasks)")}
+        for column, statement in _MIGRATIONS.items():
+            if column not in columns:
+                self._db.execute(statement)
         self._tier_watts = tier_watts
 
     def record(
@@ -50,24 +72,61 @@ class EnergyLedger:
         input_bytes: int,
         output_bytes: int,
         outcome: str,
+        cellular: bool = False,
     ) -> float:
-        energy_wh = self._tier_watts * runtime_ms / 3_600_000
+        energy_wh = task_energy_wh(self._tier_watts, runtime_ms)
         self._db.execute(
             "INSERT INTO tasks (job_id, shard, started_at, runtime_ms, energy_wh, input_bytes,"
-            " output_bytes, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (job_id, shard, started_at, runtime_ms, energy_wh, input_bytes, output_bytes, outcome),
+            " output_bytes, outcome, cellular) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                job_id,
+                shard,
+                started_at,
+                runtime_ms,
+                energy_wh,
+                input_bytes,
+                output_bytes,
+                outcome,
+                int(cellular),
+            ),
         )
         return energy_wh
 
-    def today(self, now: float | None = None) -> DaySummary:
-        now = time.time() if now is None else now
-        midnight = now - (now - time.timezone) % 86400
+    def today(self, day_start: float | None = None) -> DaySummary:
+        """Totals since `day_start` (unix s; default: the last UTC midnight)."""
+        if day_start is None:
+            now = time.time()
+            day_start = now - now % 86400
         row = self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(energy_wh), 0), COALESCE(SUM(input_bytes + output_bytes), 0)"
+            "SELECT COUNT(*), COALESCE(SUM(outcome = 'completed'), 0),"
+            " COALESCE(SUM(energy_wh), 0), COALESCE(SUM(input_bytes + output_bytes), 0),"
+            " COALESCE(SUM(CASE WHEN cellular THEN input_bytes + output_bytes ELSE 0 END), 0)"
             " FROM tasks WHERE started_at >= ?",
-            (midnight,),
+            (day_start,),
         ).fetchone()
-        return DaySummary(tasks=int(row[0]), energy_wh=float(row[1]), data_bytes=int(row[2]))
+        return DaySummary(
+            tasks=int(row[0]),
+            completed=int(row[1]),
+            energy_wh=float(row[2]),
+            data_bytes=int(row[3]),
+            cellular_bytes=int(row[4]),
+        )
+
+    def totals(self) -> Totals:
+        outcomes = dict(
+            self._db.execute("SELECT outcome, COUNT(*) FROM tasks GROUP BY outcome").fetchall()
+        )
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(energy_wh), 0), COALESCE(SUM(input_bytes + output_bytes), 0),"
+            " COALESCE(SUM(CASE WHEN cellular THEN input_bytes + output_bytes ELSE 0 END), 0)"
+            " FROM tasks"
+        ).fetchone()
+        return Totals(
+            outcomes={str(k): int(v) for k, v in outcomes.items()},
+            energy_wh=float(row[0]),
+            data_bytes=int(row[1]),
+            cellular_bytes=int(row[2]),
+        )
 
     def close(self) -> None:
         self._db.close()

@@ -19,6 +19,7 @@ from p2pfleet.core.errors import P2pFleetError, RemoteProtocolError
 from p2pfleet.core.identity import Identity
 from p2pfleet.core.limits import MAX_TASK_FRAME, MAX_TENSOR_BYTES
 from p2pfleet.core.manifest import Manifest, SignedManifest, verify_manifest
+from p2pfleet.core.policy import residency_fits
 from p2pfleet.core.task_messages import (
     Accept,
     Assign,
@@ -60,8 +61,12 @@ class TaskServer:
         ledger: EnergyLedger,
         policy_refusal: Callable[[], RejectReason | None],
         config: NodeConfig,
+        *,
+        on_cellular: Callable[[], bool] = lambda: False,
     ) -> None:
         self._identity = identity
+        self._on_cellular = on_cellular
+        self._active = 0  # conversations in progress (assign to result)
         self._executor = executor
         self._ledger = ledger
         self._policy_refusal = policy_refusal
@@ -80,11 +85,19 @@ class TaskServer:
     def running(self) -> int:
         return len(self._running)
 
-    def preempt_all(self, *, reason_shutdown: bool = False) -> None:
-        """Driving always wins: cancel every running shard now (each sends an abandon)."""
-        self._abandon_reason = (
-            RejectReason.SHUTTING_DOWN if reason_shutdown else RejectReason.DRIVING
-        )
+    @property
+    def active(self) -> int:
+        """Conversations in progress, including those waiting for the reveal request."""
+        return self._active
+
+    async def wait_idle(self) -> None:
+        """Return once no conversation is in progress (for a graceful drain)."""
+        while self._active:
+            await self._changed.wait()
+
+    def preempt_all(self, reason: RejectReason = RejectReason.DRIVING) -> None:
+        """Cancel every running shard now; each kills its worker and sends a signed abandon."""
+        self._abandon_reason = reason
         for scope in self._running.values():
             scope.cancel()
 
@@ -97,6 +110,7 @@ class TaskServer:
 
     async def serve(self, stream: FramedStream) -> None:
         conversation = TaskConversation(Role.NODE)
+        self._active += 1
         try:
             with trio.fail_after(ASSIGN_TIMEOUT_S):
                 message = conversation.receive(await stream.receive(max_size=MAX_TASK_FRAME))
@@ -110,6 +124,9 @@ class TaskServer:
             await _send_error_and_reset(stream, "timeout", "no assignment within the time limit")
         except NetError as exc:
             log.info("task stream from %s ended: %s", stream.remote_peer, exc)
+        finally:
+            self._active -= 1
+            self._notify()
 
     def _check(self, assign: Assign) -> tuple[SignedManifest, bytes]:
         try:
@@ -126,6 +143,12 @@ class TaskServer:
         if manifest.regions and self._config.region not in manifest.regions:
             raise _Refused(
                 RejectReason.REGION_NOT_ALLOWED, f"this node is in {self._config.region!r}"
+            )
+        if not residency_fits(self._config.policy, manifest.regions):
+            allowed = ", ".join(self._config.policy.allowed_data_regions)
+            raise _Refused(
+                RejectReason.REGION_NOT_ALLOWED,
+                f"the owner takes only data restricted to the regions {allowed}",
             )
         reason = self._policy_refusal()
         if reason is not None:
@@ -177,27 +200,47 @@ class TaskServer:
         await stream.send(conversation.send(Accept(estimated_ms=items * ESTIMATED_MS_PER_ITEM)))
 
         started = time.time()
+        wire_in = len(assign.manifest_wire) + len(assign.input_zstd)
+        cellular = self._on_cellular()
         key = id(conversation)
+        failure: str | None = None
+        failure_reason = RejectReason.EXECUTION_FAILED
+        output = b""
         with trio.CancelScope() as scope:
             self._running[key] = scope
             self._notify()
             try:
-                output = await self._executor.run(manifest.model, input_bytes)
+                with trio.fail_after(max(0.0, manifest.deadline_ms / 1000 - time.time())):
+                    output = await self._executor.run(manifest.model, input_bytes)
+            except trio.TooSlowError:
+                failure, failure_reason = "the job's deadline passed", RejectReason.DEADLINE
+            except Exception as exc:  # worker crash, time or memory limit, bad model
+                failure = str(exc) or type(exc).__name__
             finally:
                 del self._running[key]
                 self._notify()
         runtime_ms = int((time.time() - started) * 1000)
-        if scope.cancelled_caught:
-            abandon = sign_abandon(self._identity, job_id, shard, self._abandon_reason)
-            with trio.move_on_after(2.0):
+        if scope.cancelled_caught or failure is not None:
+            reason = self._abandon_reason if failure is None else failure_reason
+            abandon = sign_abandon(self._identity, job_id, shard, reason)
+            with trio.move_on_after(2.0), contextlib.suppress(NetError):
                 await stream.send(conversation.send(abandon))
+            self._record(job_id, shard, started, runtime_ms, wire_in, 0, "abandoned", cellular)
+            with trio.move_on_after(2.0), contextlib.suppress(NetError):
                 await stream.close()
-            self._record(job_id, shard, started, runtime_ms, len(input_bytes), 0, "abandoned")
             log.info(
-                "abandoned shard %d of job %s: %s",
+                "abandoned shard %d of job %s: %s%s",
                 shard,
                 job_id.hex()[:12],
-                self._abandon_reason.value,
+                reason.value,
+                f" ({failure})" if failure else "",
+                extra={
+                    "event": "task.abandoned",
+                    "job": job_id.hex(),
+                    "shard": shard,
+                    "reason": reason.value,
+                    "runtime_ms": runtime_ms,
+                },
             )
             return
 
@@ -210,20 +253,20 @@ class TaskServer:
         with trio.move_on_after(remaining_s):
             message = conversation.receive(await stream.receive(max_size=MAX_TASK_FRAME))
         if not isinstance(message, RevealRequest):
-            self._record(job_id, shard, started, runtime_ms, len(input_bytes), 0, "not-revealed")
+            self._record(job_id, shard, started, runtime_ms, wire_in, 0, "not-revealed", cellular)
             await stream.close()
             return
         await stream.send(conversation.send(result))
         await stream.close()
         self.completed += 1
-        self._record(
-            job_id,
+        out_bytes = len(result.output_zstd)
+        self._record(job_id, shard, started, runtime_ms, wire_in, out_bytes, "completed", cellular)
+        log.info(
+            "completed shard %d of job %s in %d ms",
             shard,
-            started,
+            job_id.hex()[:12],
             runtime_ms,
-            len(input_bytes),
-            len(result.output_zstd),
-            "completed",
+            extra={"event": "task.completed", "job": job_id.hex(), "shard": shard},
         )
 
     def _record(
@@ -235,6 +278,7 @@ class TaskServer:
         inb: int,
         outb: int,
         outcome: str,
+        cellular: bool,
     ) -> None:
         try:
             self._ledger.record(
@@ -245,6 +289,7 @@ class TaskServer:
                 input_bytes=inb,
                 output_bytes=outb,
                 outcome=outcome,
+                cellular=cellular,
             )
         except Exception:  # the ledger must never take the node down
             log.exception("could not write the energy ledger")
