@@ -36,6 +36,7 @@ class NodeConfig:
     vehicle: SimulatedVehicleConfig = field(default_factory=SimulatedVehicleConfig)
     policy: OwnerPolicy = field(default_factory=OwnerPolicy)
     inject_fault: str | None = None  # testing only: see p2pfleet.testing.faults
+    region_cert: bytes | None = None  # sealed region certificate carried in adverts
 
     @property
     def key_path(self) -> Path:
@@ -61,6 +62,7 @@ _NODE_KEYS = {
     "tier_watts",
     "advert_interval_s",
     "advert_ttl_s",
+    "region_cert_file",
 }
 _VEHICLE_KEYS = {"adapter", "state", "battery_pct", "plugged_in", "parked_for_s"}
 _POLICY_KEYS = {
@@ -109,6 +111,8 @@ def node_config_from_dict(doc: dict[str, Any], *, base: Path, **overrides: Any) 
             kwargs["owner"] = bytes.fromhex(node["owner"])
         except (TypeError, ValueError):
             raise ConfigError("[node] owner must be a 64-digit hex public key") from None
+    if "region_cert_file" in node:
+        kwargs["region_cert"] = load_region_cert_file(base / node["region_cert_file"])
     try:
         if vehicle:
             fields = {k: v for k, v in vehicle.items() if k != "adapter"}
@@ -121,6 +125,23 @@ def node_config_from_dict(doc: dict[str, Any], *, base: Path, **overrides: Any) 
         return NodeConfig(**kwargs)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"invalid configuration: {exc}") from exc
+
+
+def load_region_cert_file(path: Path) -> bytes:
+    """A region certificate (hex, from `p2pfleet region-cert issue`), checked for shape."""
+    from p2pfleet.core.errors import RemoteProtocolError
+    from p2pfleet.core.region_cert import open_region_cert
+
+    try:
+        wire = bytes.fromhex(path.read_text().strip())
+        open_region_cert(wire)
+    except FileNotFoundError:
+        raise ConfigError(f"[node] region_cert_file {path} not found") from None
+    except (ValueError, RemoteProtocolError) as exc:
+        raise ConfigError(
+            f"[node] region_cert_file {path}: not a region certificate: {exc}"
+        ) from exc
+    return wire
 
 
 def _check_keys(section: object, allowed: set[str], where: str) -> None:

@@ -143,8 +143,8 @@ async def _converse(
                     replica.settle()
                     await events.send(replica)
                     await replica.reveal_decided.wait()
-                    if not replica.reveal_wanted:
-                        await stream.close()
+                    if not replica.reveal_wanted:  # its signed commit was its vote
+                        await stream.reset()
                         return
                     await stream.send(conversation.send(RevealRequest()))
                     with trio.fail_after(timeouts.reveal_s):

@@ -1,0 +1,115 @@
+"""Reassign latency: from a node giving up (signed abandon, reset stream, driving advert)
+to the replacement replica being placed, on real py-libp2p nodes on loopback.
+
+Starts an in-process fleet, runs jobs whose first replicas are held by nodes
+that we then make leave in one of three ways, and prints the time from the
+trigger to the submitter's `reassigned` event (median and max per path).
+
+    PYTHONPATH=. python tools/bench_reassign.py [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import trio
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from p2pfleet.core.advert import VehicleState  # noqa: E402
+from p2pfleet.inference.runtime import build_mobilenet_v2_int8  # noqa: E402
+from p2pfleet.node.daemon import Node  # noqa: E402
+from p2pfleet.submit.client import open_client  # noqa: E402
+from p2pfleet.submit.events import EventKind, JobEvent  # noqa: E402
+from p2pfleet.submit.job import JobSpec  # noqa: E402
+from tests.node.fleet_fixtures import open_fleet  # noqa: E402
+from tests.submit.helpers import client_config, write_photos  # noqa: E402
+
+
+class HoldingExecutor:
+    """Holds every shard until told to fail (a reset stream) or until it is preempted."""
+
+    def __init__(self, honest: object) -> None:
+        self._honest = honest
+        self.fail_now = trio.Event()
+
+    def supports(self, model_hash: bytes, runtime: str) -> bool:
+        return True
+
+    async def run(self, model_hash: bytes, input_bytes: bytes) -> bytes:
+        await self.fail_now.wait()
+        raise RuntimeError("bench: the node drops the shard")
+
+
+async def one_round(client: object, nodes: list[Node], photos: Path, path: str) -> float:
+    holders: dict[str, HoldingExecutor] = {}
+    for node in nodes:
+        holder = HoldingExecutor(node.tasks._executor)
+        holders[node.peer_id] = holder
+        node.tasks._executor = holder  # type: ignore[assignment]
+    triggered: list[float] = []
+    result: list[float] = []
+    first_peer: list[str] = []
+    done = trio.Event()
+
+    def on_event(event: JobEvent) -> None:
+        if event.kind is EventKind.ASSIGNED and not first_peer and event.peer:
+            first_peer.append(event.peer)
+        if event.kind is EventKind.REASSIGNED and triggered and not result:
+            result.append(trio.current_time() - triggered[0])
+            done.set()
+
+    async with trio.open_nursery() as nursery:
+
+        async def job() -> None:
+            spec = JobSpec(inputs=str(photos), shard_size=1, replicas=1, max_replicas=3)
+            await client.run_job(spec, on_event=on_event)  # type: ignore[attr-defined]
+
+        nursery.start_soon(job)
+        while not first_peer:
+            await trio.sleep(0.01)
+        await trio.sleep(0.3)  # the node is computing
+        victim = next(n for n in nodes if n.peer_id == first_peer[0])
+        triggered.append(trio.current_time())
+        if path == "abandon":
+            victim.vehicle.set_state(VehicleState.DRIVING)
+        elif path == "reset":
+            holders[victim.peer_id].fail_now.set()
+        await done.wait()
+        nursery.cancel_scope.cancel()
+    for node in nodes:
+        node.vehicle.set_state(VehicleState.PARKED)
+    return result[0]
+
+
+async def main(rounds: int) -> None:
+    sys.setswitchinterval(1e-4)  # in-process nodes: see tests/submit/conftest.py
+    model = build_mobilenet_v2_int8()
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        photos = write_photos(base / "photos", ("coffee",))
+        async with open_fleet(base / "fleet", model, 4) as nodes:
+            async with open_client(client_config(base, nodes)) as client:
+                with trio.fail_after(60):
+                    await client.wait_for_nodes(4)
+                print(f"{rounds} rounds per path, 4 nodes, py-libp2p on 127.0.0.1")
+                for path in ("abandon", "reset"):
+                    samples = []
+                    for _ in range(rounds):
+                        with trio.fail_after(60):
+                            samples.append(await one_round(client, nodes, photos, path))
+                        await trio.sleep(1.5)  # adverts settle
+                    print(
+                        f"{path:8} median {statistics.median(samples) * 1000:7.1f} ms   "
+                        f"max {max(samples) * 1000:7.1f} ms"
+                    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    trio.run(main, parser.parse_args().rounds)
