@@ -20,14 +20,14 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from p2pfleet.core.advert import VehicleState  # noqa: E402
-from p2pfleet.inference.runtime import build_mobilenet_v2_int8  # noqa: E402
-from p2pfleet.node.daemon import Node  # noqa: E402
-from p2pfleet.submit.client import open_client  # noqa: E402
-from p2pfleet.submit.events import EventKind, JobEvent  # noqa: E402
-from p2pfleet.submit.job import JobSpec  # noqa: E402
-from tests.node.fleet_fixtures import open_fleet  # noqa: E402
-from tests.submit.helpers import client_config, write_photos  # noqa: E402
+from p2pfleet.core.advert import VehicleState
+from p2pfleet.inference.runtime import build_mobilenet_v2_int8
+from p2pfleet.node.daemon import Node
+from p2pfleet.submit.client import open_client
+from p2pfleet.submit.events import EventKind, JobEvent
+from p2pfleet.submit.job import JobSpec
+from tests.node.fleet_fixtures import open_fleet
+from tests.submit.helpers import client_config, write_photos
 
 
 class HoldingExecutor:
@@ -50,15 +50,17 @@ async def one_round(client: object, nodes: list[Node], photos: Path, path: str) 
     for node in nodes:
         holder = HoldingExecutor(node.tasks._executor)
         holders[node.peer_id] = holder
-        node.tasks._executor = holder  # type: ignore[assignment]
+        node.tasks._executor = holder
     triggered: list[float] = []
     result: list[float] = []
     first_peer: list[str] = []
     done = trio.Event()
+    assigned = trio.Event()
 
     def on_event(event: JobEvent) -> None:
         if event.kind is EventKind.ASSIGNED and not first_peer and event.peer:
             first_peer.append(event.peer)
+            assigned.set()
         if event.kind is EventKind.REASSIGNED and triggered and not result:
             result.append(trio.current_time() - triggered[0])
             done.set()
@@ -70,8 +72,7 @@ async def one_round(client: object, nodes: list[Node], photos: Path, path: str) 
             await client.run_job(spec, on_event=on_event)  # type: ignore[attr-defined]
 
         nursery.start_soon(job)
-        while not first_peer:
-            await trio.sleep(0.01)
+        await assigned.wait()
         await trio.sleep(0.3)  # the node is computing
         victim = next(n for n in nodes if n.peer_id == first_peer[0])
         triggered.append(trio.current_time())
@@ -92,21 +93,23 @@ async def main(rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         photos = write_photos(base / "photos", ("coffee",))
-        async with open_fleet(base / "fleet", model, 4) as nodes:
-            async with open_client(client_config(base, nodes)) as client:
-                with trio.fail_after(60):
-                    await client.wait_for_nodes(4)
-                print(f"{rounds} rounds per path, 4 nodes, py-libp2p on 127.0.0.1")
-                for path in ("abandon", "reset"):
-                    samples = []
-                    for _ in range(rounds):
-                        with trio.fail_after(60):
-                            samples.append(await one_round(client, nodes, photos, path))
-                        await trio.sleep(1.5)  # adverts settle
-                    print(
-                        f"{path:8} median {statistics.median(samples) * 1000:7.1f} ms   "
-                        f"max {max(samples) * 1000:7.1f} ms"
-                    )
+        async with (
+            open_fleet(base / "fleet", model, 4) as nodes,
+            open_client(client_config(base, nodes)) as client,
+        ):
+            with trio.fail_after(60):
+                await client.wait_for_nodes(4)
+            print(f"{rounds} rounds per path, 4 nodes, py-libp2p on 127.0.0.1")
+            for path in ("abandon", "reset"):
+                samples = []
+                for _ in range(rounds):
+                    with trio.fail_after(60):
+                        samples.append(await one_round(client, nodes, photos, path))
+                    await trio.sleep(1.5)  # adverts settle
+                print(
+                    f"{path:8} median {statistics.median(samples) * 1000:7.1f} ms   "
+                    f"max {max(samples) * 1000:7.1f} ms"
+                )
 
 
 if __name__ == "__main__":

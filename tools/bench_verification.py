@@ -41,7 +41,12 @@ def vote(node: int, byzantine: set[int], strategy: str, trusted: bool) -> bytes:
 
 
 def run_quorum(
-    first: list[int], pool: list[int], k: int, cap: int, answer: dict[int, bytes], rng: random.Random
+    first: list[int],
+    pool: list[int],
+    k: int,
+    cap: int,
+    answer: dict[int, bytes],
+    rng: random.Random,
 ) -> tuple[bytes | None, list[int], list[int], int]:
     """Returns (accepted hash, agreeing, dissenting, replica runs); escalates on mismatch."""
     quorum = ShardQuorum(replicas=k, max_replicas=cap)
@@ -64,9 +69,7 @@ def run_quorum(
             quorum.record_vote(node.to_bytes(4, "big"), node.to_bytes(4, "big"), answer[node])
 
 
-def simulate_safe(
-    nodes: int, f: float, shards: int, k: int, cap: int, rng: random.Random
-) -> Tally:
+def simulate_safe(nodes: int, f: float, shards: int, k: int, cap: int, rng: random.Random) -> Tally:
     byzantine = set(rng.sample(range(nodes), int(f * nodes)))
     pool = list(range(nodes))
     answer = {n: (WRONG if n in byzantine else RIGHT) for n in pool}
@@ -125,9 +128,7 @@ def simulate_adaptive(
             continue
         others = rng.sample([n for n in live if n != first], 1)
         answer = {n: vote(n, byzantine, strategy, policy.is_trusted(standing[n])) for n in live}
-        accepted, agreeing, dissenting, runs = run_quorum(
-            [first, *others], live, 2, 5, answer, rng
-        )
+        accepted, agreeing, dissenting, runs = run_quorum([first, *others], live, 2, 5, answer, rng)
         tally.runs += runs
         tally.wrong += accepted == WRONG
         for node in agreeing:

@@ -1016,6 +1016,7 @@ GENERATORS: dict[str, Callable[[], dict[str, Any]]] = {
     "advert.json": advert_vectors,
     "manifest.json": manifest_vectors,
     "task.json": task_vectors,
+    "region-cert.json": __import__("vectors_region_cert").region_cert_vectors,
 }
 
 

@@ -201,7 +201,7 @@ class Client:
             job_share_cap(spec.max_node_share, len(plan.shards) * spec.replicas),
         )
         capacity.assigned.update(self.journal.assignment_counts(plan.job_id.hex()))
-        emit = on_event or _silent
+        emit = on_event if on_event is not None else _silent
         coordinator = ShardCoordinator(
             self.host,
             self.peers,

@@ -124,7 +124,7 @@ class ShardCoordinator:
         self._capacity = capacity
         self._rng = rng
         self._timeouts = timeouts
-        self._emit = emit or (lambda event: None)
+        self._emit = emit if emit is not None else (lambda event: None)
         self.banned = banned if banned is not None else set()  # caught cheaters: not again
         self._job = plan.job_id.hex()
 

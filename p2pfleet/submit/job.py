@@ -46,7 +46,7 @@ class JobSpec:
     min_tier_watts: int = 0
     min_battery_pct: int = 0
     estimated_ms_per_item: int = 500  # runtime estimate used against predicted departures
-    max_node_share: float = 0.34  # most of a job's planned replica slots one node may run
+    max_node_share: float = 0.5  # most of a job's planned replica slots one node may run
     policy: str = POLICY_EXACT
     replicas: int = SAFE_REPLICAS
     max_replicas: int = SAFE_MAX_REPLICAS

@@ -61,6 +61,13 @@ def render_report(
             )
     else:
         console.print("no replica disagreed")
+    if report.get("canaries"):
+        console.print(
+            f"canaries: {report['canaries_passed']}/{report['canaries']} passed; "
+            f"accepted unchecked from trusted nodes: {len(report['shards_unchecked'])} shard(s)"
+        )
+    if report.get("shards_resumed"):
+        console.print(f"{report['shards_resumed']} shard(s) were already done in the journal")
     console.print(
         f"{report['shards_verified']}/{report['shards_total']} shards verified, "
         f"{report['replica_runs']} replica runs (verification overhead {report['verification_overhead_pct']}% "
@@ -96,6 +103,10 @@ class ProgressDisplay:
 
     def feed(self, event: JobEvent) -> None:
         self.counts.feed(event)
+        if event.kind is EventKind.JOB_STARTED:
+            self._console.print(
+                f"job {event.job_id}  (if interrupted: p2pfleet submit --resume {event.job_id})"
+            )
         if event.kind is EventKind.CAUGHT:
             self._console.print(f"[bold red]caught[/] {short(event.peer or '?')}: {event.detail}")
         if self._live is not None:

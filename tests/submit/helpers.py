@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import trio
@@ -51,6 +52,8 @@ def honest_hashes(model_bytes: bytes, result: JobResult) -> dict[int, bytes]:
 class EventLog(list[JobEvent]):
     def __call__(self, event: JobEvent) -> None:
         self.append(event)
+        if os.environ.get("P2PFLEET_TEST_EVENTS"):  # watch a slow test live
+            print(event.to_json(), flush=True)
 
     def kinds(self) -> list[str]:
         return [e.kind.value for e in self]
