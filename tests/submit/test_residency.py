@@ -50,7 +50,9 @@ async def start_nodes(
         if kind != "none":
             signer = ROGUE if kind == "forged" else AUTHORITY
             cert = certificate(directory, region, signer, -1 if kind == "expired" else 3600)
-        bootstrap = (nodes[0].host.listen_addrs()[0],) if nodes else ()
+        # gossip topics are per region: bootstrap to the fleet and to the region's first node
+        firsts = [n for n in nodes[:1]] + [n for n in nodes if n.config.region == region][:1]
+        bootstrap = tuple(dict.fromkeys(n.host.listen_addrs()[0] for n in firsts))
         config = node_config(directory, model, region=region, bootstrap=bootstrap, region_cert=cert)
         nodes.append(await stack.enter_async_context(open_node(config)))
     return nodes
@@ -66,7 +68,8 @@ def test_shards_stay_in_allowed_regions_and_outsiders_refuse(
         async with AsyncExitStack() as stack:
             nodes = await start_nodes(stack, tmp_path / "fleet", mobilenet_int8, plan)
             us_keys = {n.identity.public_key for n in nodes[3:]}
-            config = client_config(tmp_path, nodes, regions=("eu", "us"))
+            bootstrap = (nodes[0].host.listen_addrs()[0], nodes[3].host.listen_addrs()[0])
+            config = client_config(tmp_path, nodes, regions=("eu", "us"), bootstrap=bootstrap)
             async with open_client(config) as client:
                 with trio.fail_after(60):
                     await client.wait_for_nodes(5)
