@@ -1,11 +1,15 @@
-"""Reassign latency: from a node giving up (signed abandon, reset stream, driving advert)
-to the replacement replica being placed, on real py-libp2p nodes on loopback.
+"""Reassign latency: from a node giving up to the replacement replica being placed.
 
-Starts an in-process fleet, runs jobs whose first replicas are held by nodes
-that we then make leave in one of three ways, and prints the time from the
-trigger to the submitter's `reassigned` event (median and max per path).
+Three paths, on real py-libp2p nodes on loopback: a signed abandon (the
+vehicle starts driving), a reset stream (the node drops the shard), and an
+advert alone (gossip says the vehicle is driving; no abandon arrives; the
+same watcher handles an advert that expires).
 
-    PYTHONPATH=. python tools/bench_reassign.py [--rounds 5]
+It starts an in-process fleet, runs jobs whose first replica is held by a node
+that then leaves, and prints the time from the trigger to the submitter's
+`reassigned` event (median and max per path).
+
+    PYTHONPATH=. python tools/bench_reassign.py [--rounds 5] [--paths abandon reset advert]
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import argparse
 import statistics
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import trio
@@ -80,14 +85,20 @@ async def one_round(client: object, nodes: list[Node], photos: Path, path: str) 
             victim.vehicle.set_state(VehicleState.DRIVING)
         elif path == "reset":
             holders[victim.peer_id].fail_now.set()
+        else:  # "advert": only gossip says it left (no abandon, the stream stays open)
+            status = victim.vehicle.status
+            victim.vehicle._status = replace(status, state=VehicleState.DRIVING)
+            await victim.publish_advert()
         await done.wait()
         nursery.cancel_scope.cancel()
+    for holder in holders.values():  # free every node for the next round
+        holder.fail_now.set()
     for node in nodes:
         node.vehicle.set_state(VehicleState.PARKED)
     return result[0]
 
 
-async def main(rounds: int) -> None:
+async def main(rounds: int, paths: list[str]) -> None:
     sys.setswitchinterval(1e-4)  # in-process nodes: see tests/submit/conftest.py
     model = build_mobilenet_v2_int8()
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,7 +111,7 @@ async def main(rounds: int) -> None:
             with trio.fail_after(60):
                 await client.wait_for_nodes(4)
             print(f"{rounds} rounds per path, 4 nodes, py-libp2p on 127.0.0.1")
-            for path in ("abandon", "reset"):
+            for path in paths:
                 samples = []
                 for _ in range(rounds):
                     with trio.fail_after(60):
@@ -115,4 +126,6 @@ async def main(rounds: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    trio.run(main, parser.parse_args().rounds)
+    parser.add_argument("--paths", nargs="+", default=["abandon", "reset", "advert"])
+    args = parser.parse_args()
+    trio.run(main, args.rounds, args.paths)
