@@ -49,7 +49,9 @@ def register(commands: Any) -> None:
         help="region-authority public key to trust (repeatable)",
     )
     parser.add_argument(
-        "--wait-nodes", type=int, default=2, help="nodes to hear from before starting"
+        "--wait-nodes",
+        type=int,
+        help="nodes to hear from before starting (default: the job's replicas)",
     )
     parser.add_argument("--wait-timeout", type=float, default=60.0, help="seconds to wait for them")
     parser.add_argument(
@@ -80,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         fail("--trust-authority takes a 64-hex public key")
     if spec is not None and spec.attested_only and not authorities:
         fail("attested_only needs at least one --trust-authority key")
+    if args.wait_nodes is None:
+        args.wait_nodes = spec.replicas if spec is not None else 2
     setup_logging(args.verbose)
     import trio
 
