@@ -829,6 +829,7 @@ GENERATORS: dict[str, Callable[[], dict[str, Any]]] = {
     "task.json": task_vectors,
     "model-fetch.json": __import__("vectors_model_fetch").model_fetch_vectors,
     "status.json": __import__("vectors_status").status_vectors,
+    "region-cert.json": __import__("vectors_region_cert").region_cert_vectors,
 }
 
 

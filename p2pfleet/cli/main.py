@@ -6,10 +6,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from p2pfleet.cli import demo_cmd, explore_cmd, keygen_cmd, models_cmd, node_cmd, submit_cmd
+from p2pfleet.cli import (
+    demo_cmd,
+    explore_cmd,
+    keygen_cmd,
+    models_cmd,
+    node_cmd,
+    region_cert_cmd,
+    submit_cmd,
+)
 from p2pfleet.cli.console import err
 
-COMMANDS = (node_cmd, submit_cmd, explore_cmd, demo_cmd, keygen_cmd, models_cmd)
+COMMANDS = (node_cmd, submit_cmd, explore_cmd, demo_cmd, keygen_cmd, models_cmd, region_cert_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -53,6 +53,7 @@ class NodeConfig:
     worker_memory_mb: int = 2048  # address-space cap per worker process; 0: none
     model_cache_bytes: int | None = None  # model store size limit (LRU eviction); None: no limit
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    region_cert: bytes | None = None  # sealed region certificate carried in adverts
 
     @property
     def key_path(self) -> Path:
@@ -89,6 +90,7 @@ _NODE_KEYS = {
     "task_time_limit_s",
     "worker_memory_mb",
     "model_cache_bytes",
+    "region_cert_file",
 }
 _VEHICLE_KEYS = VEHICLE_KEYS
 _POLICY_KEYS = POLICY_KEYS
@@ -149,6 +151,8 @@ def node_config_from_dict(doc: dict[str, Any], *, base: Path, **overrides: Any) 
             kwargs["owner"] = bytes.fromhex(node["owner"])
         except (TypeError, ValueError):
             raise ConfigError("[node] owner must be a 64-digit hex public key") from None
+    if "region_cert_file" in node:
+        kwargs["region_cert"] = load_region_cert_file(base / node["region_cert_file"])
     try:
         if "network" in doc:
             kwargs["network"] = network_config_from_dict(doc["network"])
@@ -177,6 +181,23 @@ def _node_problems(node: dict[str, Any]) -> list[str]:
 def _is_host_port(value: str) -> bool:
     host, _, port = value.rpartition(":")
     return bool(host) and port.isdigit() and int(port) <= 65535
+
+
+def load_region_cert_file(path: Path) -> bytes:
+    """A region certificate (hex, from `p2pfleet region-cert issue`), checked for shape."""
+    from p2pfleet.core.errors import RemoteProtocolError
+    from p2pfleet.core.region_cert import open_region_cert
+
+    try:
+        wire = bytes.fromhex(path.read_text().strip())
+        open_region_cert(wire)
+    except FileNotFoundError:
+        raise ConfigError(f"[node] region_cert_file {path} not found") from None
+    except (ValueError, RemoteProtocolError) as exc:
+        raise ConfigError(
+            f"[node] region_cert_file {path}: not a region certificate: {exc}"
+        ) from exc
+    return wire
 
 
 def _check_keys(section: object, allowed: set[str], where: str) -> None:

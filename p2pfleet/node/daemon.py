@@ -180,6 +180,7 @@ class Node:
             ),
             models=tuple(bytes.fromhex(h) for h in sorted(self.store.hashes())[:8]),
             region=self.config.region,
+            region_cert=self.config.region_cert,
             addrs=tuple(_strip_p2p(a) for a in self.host.reachable_addrs()[:4]),
         )
 

@@ -1,33 +1,55 @@
-"""Drives one shard to a verified output: placement, quorum, escalation, reveal.
+"""Drives one shard to an accepted output: placement, churn, quorum, escalation, reveal.
 
 Theory of operation: place `replicas` copies on random eligible nodes of
 distinct owners; every commit is a vote (core.verify.ShardQuorum). A loss
-(reject, abandon, reset stream, timeout) or a disagreement places more copies,
-up to the policy's cap. Once a hash has enough agreeing votes the reveal gate
-opens: committed replicas reveal their signed outputs, and the accepted
-output is a revealed one whose bytes hash to the agreed value.
+(reject, signed abandon, reset stream, timeout, or the node's advert
+expiring or turning to driving) or a disagreement places more copies at
+once, up to the mode's cap. Commit-then-reveal: nobody uploads an output
+before the quorum is in; then exactly one agreeing replica, chosen at random,
+reveals its signed output, which must hash to the agreed value. The others'
+signed commitments were their votes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import trio
 
-from p2pfleet.core.scheduler import ShardNeeds, choose_replicas
-from p2pfleet.core.verify import QuorumStatus, ShardQuorum
+from p2pfleet.core.advert import SignedAdvert
+from p2pfleet.core.identity import peer_id_from_public_key
+from p2pfleet.core.scheduler import ShardNeeds, choose_replicas, still_working
+from p2pfleet.core.verify import Agreement, QuorumStatus, ShardQuorum, exact_agreement
 from p2pfleet.net.host import FleetHost
 from p2pfleet.peerview import PeerView, now_ms
+from p2pfleet.submit.events import EventKind, EventSink, JobEvent
 from p2pfleet.submit.planner import JobPlan, ShardPlan
 from p2pfleet.submit.replica import Replica, ReplicaOutcome, ReplicaTimeouts, run_replica
 
+ReplicaSink = Callable[[int, Replica], None]  # (shard index, replica with a final vote or loss)
+
+CHURN_POLL_S = 0.2  # advert expiry is a matter of time, not of a new message
+
 
 class ShardFailedError(Exception):
-    """A shard could not be verified (no agreement within the replica cap, or no nodes)."""
+    """A shard could not be verified (no agreement within the replica cap, or no nodes).
+
+    `record` holds the replicas run so far; `undecided` means their votes never
+    reached a quorum (the caller may settle the shard by recomputing it).
+    """
+
+    def __init__(
+        self, message: str, *, record: ShardRecord | None = None, undecided: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.record = record
+        self.undecided = undecided
 
 
 @dataclass(slots=True)
@@ -38,20 +60,37 @@ class ShardRecord:
     agreeing: tuple[bytes, ...] = ()
     dissenting: tuple[bytes, ...] = ()
     output: bytes | None = None
+    checked: bool = True  # False: accepted from one trusted node without a second opinion
     started_at: float = field(default_factory=time.monotonic)
     verified_at: float | None = None
 
 
-class Capacity:
-    """Per-node in-flight assignments across a whole job (backpressure)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShardMode:
+    """How hard to verify one shard."""
 
-    def __init__(self, max_per_node: int) -> None:
+    replicas: int
+    max_replicas: int
+    reveal: bool = True  # canaries need only the signed commit
+    admit: Callable[[SignedAdvert], bool] | None = None  # e.g. trusted nodes only
+    # Adaptive: the first replica goes out alone; solo(advert) True = accept it unchecked.
+    solo: Callable[[SignedAdvert], bool] | None = None
+    agree: Agreement = exact_agreement
+
+
+class Capacity:
+    """Per-node in-flight assignments across a whole job (backpressure) and the share cap."""
+
+    def __init__(self, max_per_node: int, max_per_job: int | None = None) -> None:
         self.max_per_node = max_per_node
+        self.max_per_job = max_per_job
         self.load: Counter[bytes] = Counter()
+        self.assigned: Counter[bytes] = Counter()  # assignments in this job so far
         self._changed = trio.Event()
 
     def take(self, node_key: bytes) -> None:
         self.load[node_key] += 1
+        self.assigned[node_key] += 1
 
     def release(self, node_key: bytes) -> None:
         self.load[node_key] -= 1
@@ -72,7 +111,12 @@ class ShardCoordinator:
         capacity: Capacity,
         rng: random.Random,
         timeouts: ReplicaTimeouts,
+        *,
+        emit: EventSink | None = None,
+        banned: set[bytes] | None = None,
+        on_replica_done: ReplicaSink | None = None,
     ) -> None:
+        self._on_replica_done = on_replica_done or (lambda shard, replica: None)
         self._host = host
         self._peers = peers
         self._plan = plan
@@ -80,61 +124,147 @@ class ShardCoordinator:
         self._capacity = capacity
         self._rng = rng
         self._timeouts = timeouts
+        self._emit = emit if emit is not None else (lambda event: None)
+        self.banned = banned if banned is not None else set()  # caught cheaters: not again
+        self._job = plan.job_id.hex()
 
-    async def run(self, shard: ShardPlan) -> ShardRecord:
-        policy = self._plan.manifest.manifest.replication
+    def _event(
+        self, kind: EventKind, shard: int, node: bytes | None = None, **data: object
+    ) -> None:
+        detail = str(data.pop("detail", ""))
+        peer = peer_id_from_public_key(node) if node is not None else None
+        self._emit(
+            JobEvent(
+                kind=kind,
+                job_id=self._job,
+                shard=shard,
+                peer=peer,
+                detail=detail,
+                data=tuple(data.items()),
+            )
+        )
+
+    async def run(self, shard: ShardPlan, mode: ShardMode) -> ShardRecord:
         record = ShardRecord(shard)
-        quorum = ShardQuorum(replicas=policy.replicas, max_replicas=policy.max_replicas)
-        reveal_gate = trio.Event()
+        quorum = ShardQuorum(
+            replicas=mode.replicas, max_replicas=mode.max_replicas, agree=mode.agree
+        )
         send, receive = trio.open_memory_channel[Replica](math.inf)
         async with trio.open_nursery() as nursery:
-            await self._place(
-                nursery, record, quorum, policy.replicas, send, reveal_gate, all_or_none=True
-            )
+            nursery.start_soon(self._watch_churn, record)
+            if mode.solo is None:
+                await self._place(nursery, record, quorum, mode, mode.replicas, send, first=True)
+            else:
+                await self._place(nursery, record, quorum, mode, 1, send, first=True)
+                if mode.replicas > 1 and mode.solo(record.replicas[0].advert):
+                    quorum.replicas, record.checked = 1, False
+                else:
+                    await self._place(nursery, record, quorum, mode, mode.replicas - 1, send)
             while (decision := quorum.decide()).status is not QuorumStatus.ACCEPTED:
                 if decision.status is QuorumStatus.FAILED:
-                    nursery.cancel_scope.cancel()
                     raise ShardFailedError(
-                        f"shard {shard.index}: no {policy.replicas} agreeing replicas "
-                        f"within the cap of {policy.max_replicas}"
+                        f"shard {shard.index}: no {mode.replicas} agreeing replicas "
+                        f"within the cap of {mode.max_replicas}",
+                        record=record,
+                        undecided=True,
                     )
                 if decision.status is QuorumStatus.NEED_MORE:
-                    await self._place(
-                        nursery, record, quorum, decision.replicas_to_add, send, reveal_gate
-                    )
+                    await self._place(nursery, record, quorum, mode, decision.replicas_to_add, send)
                     continue
                 replica = await receive.receive()
+                self._on_replica_done(shard.index, replica)
                 if replica.outcome is ReplicaOutcome.COMMITTED and replica.commit is not None:
                     quorum.record_vote(
                         replica.node_key, replica.advert.advert.owner, replica.commit.output_hash
                     )
+                    self._event(EventKind.COMMITTED, shard.index, replica.node_key)
+                    if len(quorum.groups()) > 1:
+                        self._event(
+                            EventKind.DISPUTED,
+                            shard.index,
+                            replica.node_key,
+                            detail="replicas disagree; escalating",
+                        )
                 else:
                     quorum.record_loss()
+                    if not record.checked:  # the trusted node left: verify the normal way
+                        quorum.replicas, record.checked = mode.replicas, True
+                    self._event(
+                        EventKind.LOST,
+                        shard.index,
+                        replica.node_key,
+                        detail=f"{replica.outcome.value}: {replica.detail}",
+                    )
             record.accepted_hash = decision.accepted_hash
             record.agreeing, record.dissenting = decision.agreeing, decision.dissenting
             for replica in record.replicas:  # not needed any more
                 if replica.outcome is ReplicaOutcome.RUNNING:
                     replica.cancel_scope.cancel()
-            reveal_gate.set()
-        for replica in record.replicas:
-            if replica.node_key in record.agreeing and replica.output is not None:
-                record.output = replica.output
-                break
-        if record.output is None:
-            raise ShardFailedError(f"shard {shard.index}: no agreeing replica revealed its output")
+            try:
+                await self._reveal(record, mode)
+            finally:
+                for replica in record.replicas:
+                    replica.decide_reveal(False)
+                nursery.cancel_scope.cancel()
         record.verified_at = time.monotonic()
         return record
+
+    async def _reveal(self, record: ShardRecord, mode: ShardMode) -> None:
+        """Download one agreeing output and check it against the agreed hash."""
+        if not mode.reveal:
+            return
+        agreeing = [r for r in record.replicas if r.node_key in record.agreeing]
+        self._rng.shuffle(agreeing)
+        for replica in agreeing:
+            replica.decide_reveal(True)
+            await replica.finished.wait()
+            output, result = replica.output, replica.result
+            if (
+                output is not None
+                and result is not None
+                and replica.commit is not None
+                and result.output_hash == replica.commit.output_hash
+                and (
+                    record.accepted_hash is None
+                    or mode.agree is not exact_agreement
+                    or hashlib.sha256(output).digest() == record.accepted_hash
+                )
+            ):
+                record.output = output
+                return
+            replica.detail = replica.detail or "revealed output does not match its commit"
+        raise ShardFailedError(
+            f"shard {record.shard.index}: no agreeing replica revealed a matching output",
+            record=record,
+        )
+
+    async def _watch_churn(self, record: ShardRecord) -> None:
+        """Drop replicas whose node stopped advertising or started driving: reassign now."""
+        while True:
+            now = now_ms()
+            for replica in record.replicas:
+                if replica.outcome is ReplicaOutcome.RUNNING and not still_working(
+                    self._peers.table.get(replica.node_key), now
+                ):
+                    current = self._peers.table.get(replica.node_key)
+                    replica.drop(
+                        "advert expired"
+                        if current is None or current.advert.expires_at_ms <= now
+                        else f"node is {current.advert.state.value}"
+                    )
+            with trio.move_on_after(CHURN_POLL_S):
+                await self._peers.wait_changed()
 
     async def _place(
         self,
         nursery: trio.Nursery,
         record: ShardRecord,
         quorum: ShardQuorum,
+        mode: ShardMode,
         count: int,
         events: trio.MemorySendChannel[Replica],
-        reveal_gate: trio.Event,
         *,
-        all_or_none: bool = False,
+        first: bool = False,
     ) -> None:
         """Place `count` more replicas, waiting for eligible capacity if there is none yet.
 
@@ -143,26 +273,35 @@ class ShardCoordinator:
         """
         deadline_ms = self._plan.manifest.manifest.deadline_ms
         while count > 0:
-            used_nodes = {r.node_key for r in record.replicas}
-            used_owners = {r.advert.advert.owner for r in record.replicas}
+            live = self._peers.live()
+            exclude = {r.node_key for r in record.replicas} | self.banned
+            if mode.admit is not None:
+                exclude |= {s.node_key for s in live if not mode.admit(s)}
             chosen = choose_replicas(
-                self._peers.live(),
+                live,
                 count,
                 needs=self._needs,
                 now_ms=now_ms(),
                 rng=self._rng,
-                exclude_nodes=used_nodes,
-                exclude_owners=used_owners,
+                exclude_nodes=exclude,
+                exclude_owners={r.advert.advert.owner for r in record.replicas},
                 load=dict(self._capacity.load),
                 max_load=self._capacity.max_per_node,
+                job_load=dict(self._capacity.assigned),
+                max_job_load=self._capacity.max_per_job,
             )
-            if all_or_none and len(chosen) < count:
+            if first and len(chosen) < count:
                 chosen = []
             for advert in chosen:
                 replica = Replica(advert, on_settled=self._capacity.release)
                 record.replicas.append(replica)
                 self._capacity.take(replica.node_key)
                 quorum.place()
+                self._event(
+                    EventKind.REASSIGNED if quorum.lost else EventKind.ASSIGNED,
+                    record.shard.index,
+                    replica.node_key,
+                )
                 nursery.start_soon(
                     run_replica,
                     self._host,
@@ -170,7 +309,6 @@ class ShardCoordinator:
                     record.shard,
                     replica,
                     events,
-                    reveal_gate,
                     self._timeouts,
                 )
             count -= len(chosen)
@@ -182,9 +320,9 @@ class ShardCoordinator:
                 with trio.move_on_after(1.0):
                     async with trio.open_nursery() as waiters:
 
-                        async def first(wait: object) -> None:
-                            await wait()  # type: ignore[operator]
+                        async def first_of(wait: Callable[[], object]) -> None:
+                            await wait()  # type: ignore[misc]
                             waiters.cancel_scope.cancel()
 
-                        waiters.start_soon(first, self._peers.wait_changed)
-                        waiters.start_soon(first, self._capacity.wait_changed)
+                        waiters.start_soon(first_of, self._peers.wait_changed)
+                        waiters.start_soon(first_of, self._capacity.wait_changed)

@@ -1,8 +1,15 @@
-"""Turns a job spec into signed work: input tensors, shards and the manifest."""
+"""Turns a job spec into signed work: input tensors, shards and the manifest.
+
+Hidden canary shards are built here: a random selection of the job's own
+inputs, in random order, placed at random indexes among the real shards, so
+a node sees the same manifest shape, item counts and kind of inputs whether
+a shard is real work or a check whose answer the submitter already knows.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import random
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +36,11 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".ti
 
 @dataclass(frozen=True, slots=True)
 class ShardPlan:
-    index: int
+    index: int  # position in the manifest
     names: tuple[str, ...]
     input_bytes: bytes
+    canary: bool = False
+    known_hash: bytes | None = None  # canaries: SHA-256 of the right output, set by the client
 
     @property
     def input_hash(self) -> bytes:
@@ -46,6 +55,10 @@ class JobPlan:
     @property
     def job_id(self) -> bytes:
         return self.manifest.job_id
+
+    @property
+    def real_shards(self) -> tuple[ShardPlan, ...]:
+        return tuple(s for s in self.shards if not s.canary)
 
 
 def load_inputs(source: str) -> list[tuple[str, npt.NDArray[np.uint8]]]:
@@ -73,12 +86,29 @@ def plan_job(
     model_hash: bytes,
     inputs: list[tuple[str, npt.NDArray[np.uint8]]],
     now_ms: int,
+    *,
+    canaries: int = 0,
+    rng: random.Random | None = None,
 ) -> JobPlan:
-    shards = []
-    for index, start in enumerate(range(0, len(inputs), spec.shard_size)):
+    """Shard `inputs` in order, mix in `canaries` hidden canary shards, sign the manifest."""
+    rng = rng or random.SystemRandom()
+    batches: list[tuple[tuple[str, ...], bytes, bool]] = []
+    for start in range(0, len(inputs), spec.shard_size):
         chunk = inputs[start : start + spec.shard_size]
-        batch = np.stack([array for _, array in chunk])
-        shards.append(ShardPlan(index, tuple(name for name, _ in chunk), encode_tensor(batch)))
+        batches.append((tuple(n for n, _ in chunk), _encode(chunk), False))
+    for _ in range(canaries):
+        chunk = rng.sample(inputs, min(spec.shard_size, len(inputs)))
+        batches.append((tuple(n for n, _ in chunk), _encode(chunk), True))
+    if canaries:  # real shards keep their relative order; canaries land anywhere
+        slots = sorted(rng.sample(range(len(batches)), len(batches) - canaries))
+        order: list[int | None] = [None] * len(batches)
+        for real, slot in enumerate(slots):
+            order[slot] = real
+        spare = iter(range(len(batches) - canaries, len(batches)))
+        batches = [batches[i if i is not None else next(spare)] for i in order]
+    shards = tuple(
+        ShardPlan(index, names, data, canary) for index, (names, data, canary) in enumerate(batches)
+    )
     manifest = Manifest(
         submitter=identity.public_key,
         nonce=secrets.token_bytes(16),
@@ -92,4 +122,8 @@ def plan_job(
         replication=ReplicationPolicy(replicas=spec.replicas, max_replicas=spec.max_replicas),
         regions=spec.regions,
     )
-    return JobPlan(sign_manifest(identity, manifest), tuple(shards))
+    return JobPlan(sign_manifest(identity, manifest), shards)
+
+
+def _encode(chunk: list[tuple[str, npt.NDArray[np.uint8]]]) -> bytes:
+    return encode_tensor(np.stack([array for _, array in chunk]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,20 @@ class Replica:
     committed_at: float | None = None
     cancel_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     on_settled: Callable[[bytes], None] | None = None  # frees the node's capacity, once
+    reveal_decided: trio.Event = field(default_factory=trio.Event)
+    reveal_wanted: bool = False  # commit-reveal: only the chosen replica uploads its output
+    finished: trio.Event = field(default_factory=trio.Event)
+    dropped: str = ""  # why the submitter gave up on this node (advert expired, driving)
+
+    def decide_reveal(self, wanted: bool) -> None:
+        self.reveal_wanted = wanted
+        self.reveal_decided.set()
+
+    def drop(self, reason: str) -> None:
+        """Give up on a node that still computes (it left): counts as a loss at once."""
+        if self.outcome is ReplicaOutcome.RUNNING and not self.dropped:
+            self.dropped = reason
+            self.cancel_scope.cancel()
 
     def settle(self) -> None:
         """The node is no longer computing for us (committed or gone)."""
@@ -81,18 +96,19 @@ async def run_replica(
     shard: ShardPlan,
     replica: Replica,
     events: trio.MemorySendChannel[Replica],
-    reveal_gate: trio.Event,
     timeouts: ReplicaTimeouts,
 ) -> None:
-    """Assign, collect the commit, and (once the gate opens) the revealed result.
+    """Assign, collect the commit, then reveal if (and only if) the coordinator asks.
 
     Every outcome is reported on `events` exactly once before the reveal:
-    COMMITTED, or a loss (REJECTED / ABANDONED / FAILED).
+    COMMITTED, or a loss (REJECTED / ABANDONED / FAILED). A replica that is
+    not asked to reveal ends the stream: its signed commit was its vote.
     """
     try:
-        await _converse(host, plan, shard, replica, events, reveal_gate, timeouts)
+        await _converse(host, plan, shard, replica, events, timeouts)
     finally:
         replica.settle()
+        replica.finished.set()
 
 
 async def _converse(
@@ -101,7 +117,6 @@ async def _converse(
     shard: ShardPlan,
     replica: Replica,
     events: trio.MemorySendChannel[Replica],
-    reveal_gate: trio.Event,
     timeouts: ReplicaTimeouts,
 ) -> None:
     stream: FramedStream | None = None
@@ -127,7 +142,10 @@ async def _converse(
                     replica.outcome = ReplicaOutcome.COMMITTED
                     replica.settle()
                     await events.send(replica)
-                    await reveal_gate.wait()
+                    await replica.reveal_decided.wait()
+                    if not replica.reveal_wanted:  # its signed commit was its vote
+                        await stream.reset()
+                        return
                     await stream.send(conversation.send(RevealRequest()))
                     with trio.fail_after(timeouts.reveal_s):
                         revealed = conversation.receive(
@@ -149,9 +167,14 @@ async def _converse(
         if stream is not None:
             with trio.move_on_after(1.0):
                 await stream.reset()
+    if replica.cancel_scope.cancelled_caught and stream is not None:
+        with trio.CancelScope(shield=True), trio.move_on_after(1.0), contextlib.suppress(NetError):
+            await stream.reset()
     if replica.cancel_scope.cancelled_caught and replica.outcome is ReplicaOutcome.RUNNING:
-        replica.outcome = ReplicaOutcome.CANCELLED
-        return
+        if not replica.dropped:
+            replica.outcome = ReplicaOutcome.CANCELLED
+            return
+        replica.outcome, replica.detail = ReplicaOutcome.ABANDONED, replica.dropped
     if replica.outcome is not ReplicaOutcome.COMMITTED or replica.commit is None:
         if replica.outcome is ReplicaOutcome.RUNNING:
             _fail(replica, "stream ended without a commit")

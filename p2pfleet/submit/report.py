@@ -1,4 +1,10 @@
-"""Job outputs: per-input predictions, the raw verified outputs, and a JSON report."""
+"""Job outputs: per-input predictions, the raw verified outputs, and a JSON report.
+
+Deterministic files (`shards/NNNNN.p2ft`, numbered by the real shard's
+position among the job's inputs, and `predictions.json`) depend only on the
+inputs and the model, so a resumed job writes them byte-identical to an
+uninterrupted run. `report.json` adds who did what, disputes and timings.
+"""
 
 from __future__ import annotations
 
@@ -12,19 +18,21 @@ from p2pfleet.inference.tensors import decode_tensor
 from p2pfleet.submit.client import JobResult
 from p2pfleet.submit.coordinator import ShardRecord
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2
 
 
 def predictions(result: JobResult, top: int = 3) -> list[dict[str, Any]]:
     rows = []
-    for record in sorted(result.records, key=lambda r: r.shard.index):
-        assert record.output is not None
-        logits = decode_tensor(record.output, max_bytes=1 << 26)
-        for name, ranked in zip(record.shard.names, result.model.top_k(logits, top), strict=True):
+    for position, shard in enumerate(result.plan.real_shards):
+        output = result.outcome.outputs.get(shard.index)
+        if output is None:
+            continue
+        logits = decode_tensor(output, max_bytes=1 << 26)
+        for name, ranked in zip(shard.names, result.model.top_k(logits, top), strict=True):
             rows.append(
                 {
                     "input": name,
-                    "shard": record.shard.index,
+                    "shard": position,
                     "top": [{"label": label, "p": round(p, 4)} for label, p in ranked],
                 }
             )
@@ -34,6 +42,8 @@ def predictions(result: JobResult, top: int = 3) -> list[dict[str, Any]]:
 def shard_summary(record: ShardRecord) -> dict[str, Any]:
     return {
         "shard": record.shard.index,
+        "canary": record.shard.canary,
+        "checked": record.checked,
         "inputs": list(record.shard.names),
         "output_sha256": record.accepted_hash.hex() if record.accepted_hash else None,
         "agreeing": [peer_id_from_public_key(k) for k in record.agreeing],
@@ -54,44 +64,59 @@ def shard_summary(record: ShardRecord) -> dict[str, Any]:
 
 
 def dissenters(result: JobResult) -> Counter[str]:
-    return Counter(peer_id_from_public_key(k) for r in result.records for k in r.dissenting)
+    return Counter(peer_id_from_public_key(k) for k in result.outcome.caught.elements())
+
+
+def replica_runs(result: JobResult) -> int:
+    """Replica computations this session (every signed commit, canaries included)."""
+    return sum(1 for r in result.outcome.records for rep in r.replicas if rep.commit is not None)
 
 
 def build_report(result: JobResult) -> dict[str, Any]:
     manifest = result.plan.manifest.manifest
-    replicas_run = sum(1 for r in result.records for rep in r.replicas if rep.commit is not None)
+    outcome = result.outcome
+    real = result.plan.real_shards
+    ran = sum(1 for r in outcome.records if not r.shard.canary)
+    runs = replica_runs(result)
     return {
         "report_version": REPORT_VERSION,
-        "job_id": result.plan.job_id.hex(),
+        "job_id": result.job_id,
         "model": manifest.model.hex(),
         "runtime": manifest.runtime,
         "policy": {
-            "name": manifest.replication.name,
-            "replicas": manifest.replication.replicas,
-            "max_replicas": manifest.replication.max_replicas,
+            "name": result.spec.policy,
+            "replicas": result.spec.replicas,
+            "max_replicas": result.spec.max_replicas,
         },
-        "shards_total": len(result.plan.shards),
-        "shards_verified": sum(1 for r in result.records if r.output is not None),
-        "replica_runs": replicas_run,
-        "verification_overhead_pct": round(
-            100 * (replicas_run - len(result.records)) / max(1, len(result.records)), 1
-        ),
+        "shards_total": len(real),
+        "shards_verified": sum(1 for s in real if s.index in outcome.outputs),
+        "shards_unchecked": sorted(outcome.unchecked),
+        "shards_resumed": outcome.resumed,
+        "shards_recomputed_locally": sorted(outcome.recomputed),
+        "canaries": sum(1 for s in result.plan.shards if s.canary),
+        "canaries_passed": outcome.canaries_passed,
+        "replica_runs": runs,
+        "verification_overhead_pct": round(100 * (runs - ran) / max(1, ran), 1),
         "elapsed_s": round(result.elapsed_s, 3),
         "dissenters": dict(dissenters(result)),
-        "shards": [shard_summary(r) for r in sorted(result.records, key=lambda r: r.shard.index)],
+        "shards": [shard_summary(r) for r in sorted(outcome.records, key=lambda r: r.shard.index)],
         "predictions": predictions(result),
     }
 
 
 def write_outputs(result: JobResult, directory: Path) -> Path:
-    """Write the verified shard outputs (canonical tensors) and report.json."""
+    """Write the verified shard outputs (canonical tensors), predictions.json and report.json."""
     directory.mkdir(parents=True, exist_ok=True)
     shards_dir = directory / "shards"
     shards_dir.mkdir(exist_ok=True)
-    for record in result.records:
-        assert record.output is not None
-        (shards_dir / f"{record.shard.index:05d}.p2ft").write_bytes(record.output)
+    for position, shard in enumerate(result.plan.real_shards):
+        output = result.outcome.outputs.get(shard.index)
+        if output is not None:
+            (shards_dir / f"{position:05d}.p2ft").write_bytes(output)
     report = build_report(result)
+    (directory / "predictions.json").write_text(
+        json.dumps(report["predictions"], indent=2, sort_keys=True) + "\n"
+    )
     path = directory / "report.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     return path

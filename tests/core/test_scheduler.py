@@ -112,3 +112,62 @@ def test_placement_is_random() -> None:
         for i in pick(fleet, 3, seed):
             counts[i] += 1
     assert min(counts) > 0  # every eligible node gets picked sometimes
+
+
+def test_attested_only_admits_only_trusted_unexpired_certificates() -> None:
+    from dataclasses import replace
+
+    from p2pfleet.core.region_cert import RegionCert, issue_region_cert
+
+    from .factories import identity
+
+    authority, rogue = identity(900), identity(901)
+    now_s = NOW // 1000
+
+    def cert(
+        node: int,
+        signer: object = authority,
+        *,
+        region: str = "eu-west",
+        not_after_s: int = now_s + 3600,
+    ) -> bytes:
+        body = RegionCert(
+            node_key=identity(node).public_key,
+            region=region,
+            not_before_s=now_s - 60,
+            not_after_s=not_after_s,
+        )
+        return issue_region_cert(signer, body).wire  # type: ignore[arg-type]
+
+    fleet = [
+        signed_advert(0, region_cert=cert(0)),  # valid
+        signed_advert(1, region_cert=cert(1, not_after_s=now_s - 1)),  # expired
+        signed_advert(2, region_cert=cert(2, rogue)),  # wrong authority
+        signed_advert(3, region_cert=cert(0)),  # someone else's certificate
+        signed_advert(4, region_cert=cert(4, region="us-east")),  # another region
+        signed_advert(5),  # self-declared only
+    ]
+    needs = replace(NEEDS, attested_only=True, authorities=frozenset({authority.public_key}))
+    for seed in range(10):
+        assert pick(fleet, 6, seed, needs=needs) == [0]
+    assert "expired" in (ineligibility(fleet[1], needs, NOW) or "")
+    assert "does not trust" in (ineligibility(fleet[2], needs, NOW) or "")
+    assert "another node" in (ineligibility(fleet[3], needs, NOW) or "")
+    assert "no region certificate" in (ineligibility(fleet[5], needs, NOW) or "")
+    assert len(pick(fleet, 6)) == 6  # without attested_only, self-declared regions count
+
+
+def test_job_share_cap_and_still_working() -> None:
+    from p2pfleet.core.scheduler import job_share_cap, still_working
+
+    assert job_share_cap(0.25, 40) == 10 and job_share_cap(0.01, 10) == 1
+    fleet = [signed_advert(i) for i in range(4)]
+    job_load = {fleet[0].node_key: 3, fleet[1].node_key: 2}
+    chosen = choose_replicas(
+        fleet, 4, needs=NEEDS, now_ms=NOW, rng=random.Random(1), job_load=job_load, max_job_load=3
+    )
+    assert fleet[0] not in chosen and len(chosen) == 3
+    assert still_working(signed_advert(7), NOW)
+    assert not still_working(signed_advert(7, state=VehicleState.DRIVING), NOW)
+    assert not still_working(signed_advert(7), T0 + 60_000)
+    assert not still_working(None, NOW)

@@ -109,3 +109,31 @@ def test_fails_at_once_when_the_cap_cannot_produce_agreement() -> None:
     for index, digest in enumerate((b"a" * 32, b"b" * 32, b"c" * 32)):
         quorum.record_vote(bytes([index]) * 32, bytes([index]) * 32, digest)
     assert quorum.decide().status is QuorumStatus.FAILED
+
+
+def test_replicas_for_the_default_bound() -> None:
+    from p2pfleet.core.verify import replicas_for_bound
+
+    assert replicas_for_bound(0.1, 1e-6) == 6
+    assert replicas_for_bound(0.01, 1e-6) == 3
+    assert replicas_for_bound(0.2, 1e-6) == 9
+    assert 0.1**6 <= 1e-6 + 1e-18
+
+
+def test_an_injected_agreement_function_groups_close_outputs() -> None:
+    def close(a: bytes, b: bytes) -> bool:  # a toy tolerant comparator: first byte within 1
+        return abs(a[0] - b[0]) <= 1
+
+    q = ShardQuorum(replicas=3, max_replicas=5, agree=close)
+    q.place(3)
+    q.record_vote(node(1), owner(1), bytes([10]) * 4)
+    q.record_vote(node(2), owner(2), bytes([11]) * 4)
+    q.record_vote(node(3), owner(3), bytes([50]) * 4)
+    decision = q.decide()
+    assert decision.status is QuorumStatus.NEED_MORE and decision.replicas_to_add == 1
+    q.place(1)
+    q.record_vote(node(4), owner(4), bytes([9]) * 4)
+    decision = q.decide()
+    assert decision.status is QuorumStatus.ACCEPTED
+    assert set(decision.agreeing) == {node(1), node(2), node(4)}
+    assert decision.dissenting == (node(3),) and decision.disputed

@@ -56,7 +56,7 @@ def test_unknown_config_key_names_the_key(tmp_path: Path) -> None:
 
 def test_example_job_parses_and_bad_job_is_refused(tmp_path: Path) -> None:
     spec = load_job_spec(EXAMPLES / "job.toml")
-    assert spec.replicas == 2 and spec.shard_size == 4
+    assert spec.replicas == 6 and spec.shard_size == 4  # the 1e-6 default policy
     bad = tmp_path / "job.toml"
     bad.write_text("[verification]\nreplicas = 9\nmax_replicas = 3\n")
     with pytest.raises(JobSpecError, match="replicas"):
