@@ -186,9 +186,11 @@ def test_a_node_assigned_a_shard_for_a_missing_model_fetches_it_first(
                     spec = JobSpec(inputs=str(photos), shard_size=2, replicas=2, max_replicas=2)
                     result = await client.run_job(spec)
                 assert n1.models.stats["fetched"] == 1
-                assert n1.tasks.completed == 1 and n0.tasks.completed == 1
-        record = result.records[0]
-        assert record.output is not None and len(record.agreeing) == 2
+                # Both computed and agreed; only one of them reveals its output (task.md).
+                record = result.records[0]
+                assert record.output is not None
+                assert set(record.agreeing) == {n0.identity.public_key, n1.identity.public_key}
+                assert n0.tasks.completed + n1.tasks.completed == 1
 
     run(main)
 
