@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from p2pfleet.core.envelope import uvarint as _uvarint
 from p2pfleet.core.identity import _b58decode as b58decode
 from p2pfleet.core.identity import _b58encode as b58encode
 
@@ -117,18 +118,6 @@ def _value_to_text(name: str, value: bytes) -> str:
     if not text or "/" in text or not text.isprintable():
         raise ValueError(f"invalid dns name {text!r}")
     return text
-
-
-def _uvarint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 def _read_uvarint(data: bytes, pos: int) -> tuple[int, int]:
