@@ -26,11 +26,11 @@ from typing import Any
 
 import msgpack
 import vectors_advert  # tools/ is on sys.path when this runs as a script
+from vector_checks import expect_error, jsonish
 
 from p2pfleet.core import codec
 from p2pfleet.core.compress import decompress
 from p2pfleet.core.envelope import HEADER_SIZE, Domain, open_envelope, seal, signing_input
-from p2pfleet.core.errors import P2pFleetError
 from p2pfleet.core.identity import Identity, key_fingerprint
 from p2pfleet.core.limits import (
     ADVERT_LIMITS,
@@ -102,33 +102,10 @@ def _check_fixed_inputs() -> None:
 # -- helpers -------------------------------------------------------------------
 
 
-def jsonish(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return {"$bytes": bytes(value).hex()}
-    if isinstance(value, list | tuple):
-        return [jsonish(item) for item in value]
-    if isinstance(value, dict):
-        return {key: jsonish(item) for key, item in value.items()}
-    return value
-
-
 def raw(value: Any, **options: Any) -> bytes:
     """msgpack bytes exactly as given (no canonicalisation): for invalid cases."""
     packed: bytes = msgpack.packb(value, use_bin_type=True, **options)
     return packed
-
-
-def expect_error(
-    func: Callable[[], object], error: str, name: str
-) -> None:  # generator self-check: every invalid case must fail as stated
-    try:
-        func()
-    except P2pFleetError as exc:
-        classes = {cls.__name__ for cls in type(exc).__mro__}
-        if error not in classes:
-            raise SystemExit(f"{name}: expected {error}, core raised {type(exc).__name__}") from exc
-        return
-    raise SystemExit(f"{name}: expected {error}, core accepted it")
 
 
 def header(title: str, spec: str) -> dict[str, Any]:

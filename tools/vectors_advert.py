@@ -8,10 +8,10 @@ vector files.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from typing import Any
 
 import msgpack
+from vector_checks import expect_error, jsonish
 
 from p2pfleet.core import codec
 from p2pfleet.core.advert import (
@@ -24,7 +24,6 @@ from p2pfleet.core.advert import (
     verify_advert,
 )
 from p2pfleet.core.envelope import Domain, seal
-from p2pfleet.core.errors import P2pFleetError
 from p2pfleet.core.identity import Identity
 from p2pfleet.core.limits import ADVERT_LIMITS, MAX_ADVERT_BYTES
 
@@ -116,7 +115,7 @@ def advert_vectors() -> dict[str, Any]:
                 "payload": advert.to_payload().hex(),
                 "wire_size": len(signed.wire),
                 "peer_id": signed.peer_id,
-                "payload_value": _jsonish(codec.decode(advert.to_payload(), ADVERT_LIMITS)),
+                "payload_value": jsonish(codec.decode(advert.to_payload(), ADVERT_LIMITS)),
                 "fields": advert_fields(advert),
             }
         )
@@ -214,7 +213,7 @@ def _invalid_cases() -> list[dict[str, str]]:
     ]
     out = []
     for name, wire, error, why in cases:
-        _expect_error(lambda w=wire: verify_advert(w), error, name)  # type: ignore[misc]
+        expect_error(lambda w=wire: verify_advert(w), error, name)  # type: ignore[misc]
         out.append({"name": name, "wire": wire.hex(), "error": error, "why": why})
     return out
 
@@ -236,23 +235,3 @@ def _receiver_sequence() -> list[dict[str, Any]]:
         {"wire": at(45, T0, ttl=20_000), "now_ms": T0 + 20_000, "verdict": "expired"},
         {"wire": at(45, T0 + 19_000, ttl=20_000), "now_ms": T0 + 20_000, "verdict": "accepted"},
     ]
-
-
-def _jsonish(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return {"$bytes": value.hex()}
-    if isinstance(value, list):
-        return [_jsonish(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _jsonish(item) for key, item in value.items()}
-    return value
-
-
-def _expect_error(func: Callable[[], object], error: str, name: str) -> None:
-    try:
-        func()
-    except P2pFleetError as exc:
-        if error not in {cls.__name__ for cls in type(exc).__mro__}:
-            raise SystemExit(f"{name}: expected {error}, core raised {type(exc).__name__}") from exc
-        return
-    raise SystemExit(f"{name}: expected {error}, core accepted it")

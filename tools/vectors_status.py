@@ -5,15 +5,14 @@ Registered in tools/gen_vectors.py; deterministic (fixed seeds, nonces, times).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import msgpack
+from vector_checks import expect_error, jsonish
 
 from p2pfleet.core import codec
 from p2pfleet.core.advert import VehicleState
 from p2pfleet.core.envelope import Domain, seal
-from p2pfleet.core.errors import P2pFleetError
 from p2pfleet.core.identity import Identity
 from p2pfleet.core.status import (
     MAX_REQUEST_BYTES,
@@ -38,26 +37,6 @@ T0 = 1_795_000_000_000
 NONCE = bytes(range(0xA0, 0xA0 + NONCE_SIZE))
 OTHER_NONCE = bytes(NONCE_SIZE)
 PEERS = tuple(Identity(bytes([i]) * 32).peer_id for i in range(1, 4))
-
-
-def _jsonish(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return {"$bytes": value.hex()}
-    if isinstance(value, list):
-        return [_jsonish(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _jsonish(item) for key, item in value.items()}
-    return value
-
-
-def _expect_error(func: Callable[[], object], error: str, name: str) -> None:
-    try:
-        func()
-    except P2pFleetError as exc:
-        if error not in {cls.__name__ for cls in type(exc).__mro__}:
-            raise SystemExit(f"{name}: expected {error}, core raised {type(exc).__name__}") from exc
-        return
-    raise SystemExit(f"{name}: expected {error}, core accepted it")
 
 
 def reference_report(**changes: Any) -> NodeStatusReport:
@@ -116,7 +95,7 @@ def status_vectors() -> dict[str, Any]:
     ]
     invalid_requests = []
     for name, frame, error in bad_requests:
-        _expect_error(lambda f=frame: StatusRequest.from_bytes(f), error, name)  # type: ignore[misc]
+        expect_error(lambda f=frame: StatusRequest.from_bytes(f), error, name)  # type: ignore[misc]
         invalid_requests.append({"name": name, "frame": frame.hex(), "error": error})
 
     full_peers = tuple(Identity(bytes([i]) * 32).peer_id for i in range(1, MAX_STATUS_PEERS + 1))
@@ -145,7 +124,7 @@ def status_vectors() -> dict[str, Any]:
                 "wire": signed.wire.hex(),
                 "wire_size": len(signed.wire),
                 "peer_id": signed.peer_id,
-                "payload_value": _jsonish(codec.decode(report.to_payload(), STATUS_LIMITS)),
+                "payload_value": jsonish(codec.decode(report.to_payload(), STATUS_LIMITS)),
                 "fields": _fields(report),
             }
         )
@@ -232,7 +211,7 @@ def status_vectors() -> dict[str, Any]:
     ]
     invalid = []
     for name, wire, nonce, error, why in invalid_cases:
-        _expect_error(lambda w=wire, n=nonce: verify_status(w, nonce=n), error, name)  # type: ignore[misc]
+        expect_error(lambda w=wire, n=nonce: verify_status(w, nonce=n), error, name)  # type: ignore[misc]
         invalid.append(
             {"name": name, "wire": wire.hex(), "nonce": nonce.hex(), "error": error, "why": why}
         )
