@@ -30,6 +30,7 @@ from p2pfleet.inference.store import ModelStore
 from p2pfleet.keys import load_or_create_key_file
 from p2pfleet.net.host import FleetHost, HostConfig, open_host
 from p2pfleet.node.config import NodeConfig
+from p2pfleet.node.config_region_cert import region_cert_warnings
 from p2pfleet.node.control import serve_endpoints
 from p2pfleet.node.executor import ShardExecutor
 from p2pfleet.node.ledger import DaySummary, EnergyLedger
@@ -330,6 +331,8 @@ async def open_node(
 ) -> AsyncIterator[Node]:
     """Run a node until the block exits: listening, advertising and serving tasks."""
     identity = load_or_create_key_file(config.key_path)
+    for warning in region_cert_warnings(config, identity.public_key, int(time.time())):
+        log.warning("%s", warning, extra={"event": "node.region-cert"})
     store = ModelStore(config.models_dir, max_bytes=config.model_cache_bytes)
     pool = make_executor(config, store) if executor is None else None
     executor = with_fault(pool or executor or make_executor(config, store), config.inject_fault)
