@@ -212,7 +212,8 @@ def _print_status(s: dict[str, Any]) -> None:
         ("running tasks", f"{s['running_tasks']} of {s['max_concurrent_tasks']}"),
         ("tasks today", f"{s['tasks_completed_today']} completed of {s['tasks_today']}"),
         ("energy today", f"{s['energy_today_wh']:.2f} Wh of {s['energy_budget_wh']} Wh budget"),
-        ("cellular today", f"{s['cellular_mb_today']:.2f} MB ({cap})"),
+        ("cellular today", f"{s['cellular_mb_today']:.2f} MB ({cap}; models included)"),
+        ("models today", f"{s['model_mb_today']:.2f} MB downloaded and served"),
         ("uptime", f"{s['uptime_s']:.0f} s"),
     ]
     for name, value in rows:
