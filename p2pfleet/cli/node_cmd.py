@@ -91,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
 
         from p2pfleet.node.config_sections import describe_policy
 
+        for warning in _region_cert_warnings(config):
+            err.print(f"[yellow]warning:[/] {escape(warning)}")
         out.print(f"{args.config or 'defaults'}: OK")
         for line in describe_policy(config.policy):
             out.print(f"  {escape(line)}")
@@ -103,12 +105,29 @@ def run(args: argparse.Namespace) -> int:
     import trio
 
     from p2pfleet.core.errors import KeyFileError
+    from p2pfleet.node.config import ConfigError
 
     try:
         trio.run(_serve, config, args.ready_file)
-    except KeyFileError as exc:
-        fail(str(exc), EXIT_USAGE)
+    except (KeyFileError, ConfigError) as exc:
+        from rich.markup import escape
+
+        fail(escape(str(exc)), EXIT_USAGE)
     return EXIT_OK
+
+
+def _region_cert_warnings(config: Any) -> list[str]:
+    import time
+
+    from rich.markup import escape
+
+    from p2pfleet.node.config import ConfigError
+    from p2pfleet.node.config_region_cert import check_config_region_cert
+
+    try:
+        return check_config_region_cert(config, int(time.time()))
+    except ConfigError as exc:
+        fail(escape(str(exc)))
 
 
 def _level(verbosity: int) -> int:
@@ -193,7 +212,8 @@ def _print_status(s: dict[str, Any]) -> None:
         ("running tasks", f"{s['running_tasks']} of {s['max_concurrent_tasks']}"),
         ("tasks today", f"{s['tasks_completed_today']} completed of {s['tasks_today']}"),
         ("energy today", f"{s['energy_today_wh']:.2f} Wh of {s['energy_budget_wh']} Wh budget"),
-        ("cellular today", f"{s['cellular_mb_today']:.2f} MB ({cap})"),
+        ("cellular today", f"{s['cellular_mb_today']:.2f} MB ({cap}; models included)"),
+        ("models today", f"{s['model_mb_today']:.2f} MB downloaded and served"),
         ("uptime", f"{s['uptime_s']:.0f} s"),
     ]
     for name, value in rows:

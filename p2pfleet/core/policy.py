@@ -221,6 +221,33 @@ def stops_running_work(reason: RejectReason) -> bool:
     return reason in _STOP_NOW
 
 
+def cellular_allowance_bytes(policy: OwnerPolicy, cellular_bytes_today: int) -> int | None:
+    """Cellular bytes the owner's cap still allows today (None: no cap)."""
+    cap_mb = policy.daily_cellular_data_mb
+    if cap_mb is None:
+        return None
+    return max(0, cap_mb * 1_000_000 - cellular_bytes_today)
+
+
+def transfer_refusal(
+    policy: OwnerPolicy, *, on_cellular: bool, cellular_bytes_today: int, transfer_bytes: int
+) -> str | None:
+    """Why moving `transfer_bytes` now would break the cellular data cap (None: it fits).
+
+    Model downloads and uploads are checked whole before they start: a model
+    that would not fit in what is left of today's allowance is not moved over
+    cellular at all (on Wi-Fi or Ethernet anything goes).
+    """
+    left = cellular_allowance_bytes(policy, cellular_bytes_today)
+    if not on_cellular or left is None or transfer_bytes <= left:
+        return None
+    return (
+        f"{transfer_bytes / 1e6:.1f} MB over cellular would exceed the owner's daily cap"
+        f" ({left / 1e6:.1f} MB of {policy.daily_cellular_data_mb} MB left today);"
+        " it can move on Wi-Fi, or after local midnight"
+    )
+
+
 def residency_fits(policy: OwnerPolicy, manifest_regions: tuple[str, ...]) -> bool:
     """May this car hold the job's data? A manifest lists the regions its data may visit.
 

@@ -30,7 +30,9 @@ from p2pfleet.inference.store import ModelStore
 from p2pfleet.keys import load_or_create_key_file
 from p2pfleet.net.host import FleetHost, HostConfig, open_host
 from p2pfleet.node.config import NodeConfig
+from p2pfleet.node.config_region_cert import region_cert_warnings
 from p2pfleet.node.control import serve_endpoints
+from p2pfleet.node.data_meter import DataMeter
 from p2pfleet.node.executor import ShardExecutor
 from p2pfleet.node.ledger import DaySummary, EnergyLedger
 from p2pfleet.node.model_service import ModelService, fleet_providers
@@ -76,6 +78,7 @@ class NodeStatus:
     energy_budget_wh: int
     cellular_mb_today: float
     cellular_cap_mb: int | None
+    model_mb_today: float  # model downloads and uploads, any link (cellular ones are counted above)
     adverts_published: int
     uptime_s: float
 
@@ -113,7 +116,8 @@ class Node:
             on_cellular=lambda: self.vehicle.status.link is Link.CELLULAR,
         )
         self._zone = zoneinfo.ZoneInfo(config.policy.timezone)
-        self.models = ModelService(store, host, fleet_providers(self.peers, host))
+        meter = DataMeter(ledger, config.policy, lambda: vehicle.status.link is Link.CELLULAR)
+        self.models = ModelService(store, host, fleet_providers(self.peers, host), meter=meter)
         self.tasks.fetch_missing_model = self.models.ensure
         self.tasks.runtime_refusal = self.models.runtime_refusal
         self._seq = now_ms()  # monotonic across restarts without storing state
@@ -297,6 +301,7 @@ class Node:
             energy_budget_wh=policy.daily_energy_budget_wh,
             cellular_mb_today=round(today.cellular_bytes / 1_000_000, 3),
             cellular_cap_mb=policy.daily_cellular_data_mb,
+            model_mb_today=round(today.model_bytes / 1_000_000, 3),
             adverts_published=self.adverts_published,
             uptime_s=round(time.monotonic() - self._started, 1),
         )
@@ -330,6 +335,8 @@ async def open_node(
 ) -> AsyncIterator[Node]:
     """Run a node until the block exits: listening, advertising and serving tasks."""
     identity = load_or_create_key_file(config.key_path)
+    for warning in region_cert_warnings(config, identity.public_key, int(time.time())):
+        log.warning("%s", warning, extra={"event": "node.region-cert"})
     store = ModelStore(config.models_dir, max_bytes=config.model_cache_bytes)
     pool = make_executor(config, store) if executor is None else None
     executor = with_fault(pool or executor or make_executor(config, store), config.inject_fault)

@@ -2,7 +2,10 @@
 
 One row per task: runtime, energy (Wh = compute tier watts x runtime), task
 bytes in and out, whether they crossed a cellular link, and the outcome.
-Daily totals are taken from the local midnight the caller passes in.
+One row per model transfer (download or upload, complete or cut): the model
+bytes moved and whether they crossed a cellular link. The owner's cellular
+data cap counts both. Daily totals are taken from the local midnight the
+caller passes in.
 """
 
 from __future__ import annotations
@@ -27,7 +30,17 @@ CREATE TABLE IF NOT EXISTS tasks (
     outcome TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tasks_by_day ON tasks (started_at);
+CREATE TABLE IF NOT EXISTS model_transfers (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    model TEXT NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('download', 'upload')),
+    bytes INTEGER NOT NULL,
+    cellular INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS model_transfers_by_day ON model_transfers (at);
 """
+MODEL_DIRECTIONS = ("download", "upload")
 _MIGRATIONS = {"cellular": "ALTER TABLE tasks ADD COLUMN cellular INTEGER NOT NULL DEFAULT 0"}
 
 
@@ -36,16 +49,19 @@ class DaySummary:
     tasks: int  # every task recorded today, whatever its outcome
     completed: int
     energy_wh: float
-    data_bytes: int
-    cellular_bytes: int = 0
+    data_bytes: int  # task bytes in and out, any link
+    cellular_bytes: int = 0  # everything the cellular cap counts: task and model bytes
+    model_bytes: int = 0  # model downloads and uploads, any link
+    model_cellular_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Totals:
     outcomes: dict[str, int]
     energy_wh: float
-    data_bytes: int
-    cellular_bytes: int
+    data_bytes: int  # task bytes in and out, any link
+    cellular_bytes: int  # task bytes over cellular (model bytes: model_transfers)
+    model_transfers: dict[tuple[str, str], int]  # (direction, "cellular"|"other") -> bytes
 
 
 class EnergyLedger:
@@ -104,12 +120,19 @@ class EnergyLedger:
             " FROM tasks WHERE started_at >= ?",
             (day_start,),
         ).fetchone()
+        models = self._db.execute(
+            "SELECT COALESCE(SUM(bytes), 0), COALESCE(SUM(CASE WHEN cellular THEN bytes END), 0)"
+            " FROM model_transfers WHERE at >= ?",
+            (day_start,),
+        ).fetchone()
         return DaySummary(
             tasks=int(row[0]),
             completed=int(row[1]),
             energy_wh=float(row[2]),
             data_bytes=int(row[3]),
-            cellular_bytes=int(row[4]),
+            cellular_bytes=int(row[4]) + int(models[1]),
+            model_bytes=int(models[0]),
+            model_cellular_bytes=int(models[1]),
         )
 
     def totals(self) -> Totals:
@@ -126,6 +149,25 @@ class EnergyLedger:
             energy_wh=float(row[0]),
             data_bytes=int(row[1]),
             cellular_bytes=int(row[2]),
+            model_transfers={
+                (str(direction), "cellular" if cellular else "other"): int(total)
+                for direction, cellular, total in self._db.execute(
+                    "SELECT direction, cellular != 0, SUM(bytes) FROM model_transfers"
+                    " GROUP BY direction, cellular != 0"
+                )
+            },
+        )
+
+    def record_model_transfer(
+        self, *, model: str, direction: str, nbytes: int, cellular: bool, at: float | None = None
+    ) -> None:
+        """One model download or upload (`nbytes` moved, even if the transfer was cut)."""
+        if direction not in MODEL_DIRECTIONS:
+            raise ValueError(f"direction must be one of {MODEL_DIRECTIONS}, got {direction!r}")
+        self._db.execute(
+            "INSERT INTO model_transfers (at, model, direction, bytes, cellular)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (time.time() if at is None else at, model, direction, nbytes, int(cellular)),
         )
 
     def close(self) -> None:

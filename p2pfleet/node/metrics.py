@@ -39,6 +39,17 @@ class _NodeCollector(Collector):
         data.add_metric(["cellular"], totals.cellular_bytes)
         data.add_metric(["other"], totals.data_bytes - totals.cellular_bytes)
         yield data
+        models = CounterMetricFamily(
+            "p2pfleet_node_model_transfer_bytes",
+            "Model bytes downloaded and served, by direction and link",
+            labels=["direction", "link"],
+        )
+        for direction in ("download", "upload"):
+            for link in ("cellular", "other"):
+                models.add_metric(
+                    [direction, link], totals.model_transfers.get((direction, link), 0)
+                )
+        yield models
         gauges = {
             "p2pfleet_node_energy_today_wh": ("Energy used today (Wh)", status.energy_today_wh),
             "p2pfleet_node_energy_budget_wh": (
@@ -46,9 +57,10 @@ class _NodeCollector(Collector):
                 status.energy_budget_wh,
             ),
             "p2pfleet_node_cellular_mb_today": (
-                "Cellular task data today (MB)",
+                "Cellular data today, tasks and models (MB)",
                 status.cellular_mb_today,
             ),
+            "p2pfleet_node_model_mb_today": ("Model transfers today (MB)", status.model_mb_today),
             "p2pfleet_node_connected_peers": ("Connected peers", status.connected_peers),
             "p2pfleet_node_known_adverts": ("Live adverts in the peer table", status.known_adverts),
             "p2pfleet_node_running_tasks": ("Shards executing now", status.running_tasks),

@@ -9,6 +9,13 @@ its size. A provider that lies (contradicts itself, sends garbage, or delivers
 bytes whose SHA-256 is wrong) is marked bad for that model, its partial bytes
 are discarded, and the next provider is used. Only a verified file becomes a
 model (`ModelStore.adopt_part`).
+
+Data cap: with a DataMeter (node/data_meter.py), both directions count
+against the owner's cellular allowance. A fetch on cellular stops before the
+first chunk if the model would not fit in what is left today
+(ModelDataCapError; a partial file stays for a later resume), and a provider
+on cellular answers `busy` instead of sending a model that would not fit.
+Every transfer's bytes on the stream are recorded in the ledger.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import trio
 
@@ -39,6 +46,7 @@ from p2pfleet.core.protocol_ids import MODEL_PROTOCOL
 from p2pfleet.inference.store import ModelIntegrityError, ModelStore, StoreFullError
 from p2pfleet.net.errors import NetError
 from p2pfleet.net.streams import FramedStream
+from p2pfleet.node.data_meter import DataMeter, ModelDataCapError
 
 log = logging.getLogger("p2pfleet.node.models")
 
@@ -85,6 +93,7 @@ class ModelService:
         message_timeout_s: float = 30.0,
         upload_timeout_s: float = 600.0,
         rounds: int = 3,
+        meter: DataMeter | None = None,
     ) -> None:
         self._store = store
         self._host = host
@@ -94,6 +103,7 @@ class ModelService:
         self._upload_timeout_s = upload_timeout_s  # a fetcher that stops reading frees the slot
         self._rounds = rounds
         self._uploads = 0
+        self._meter = meter
         self._fetching: dict[bytes, trio.Event] = {}
         self._liars: set[tuple[str, bytes]] = set()
         self._runtime_verdicts: dict[
@@ -134,8 +144,17 @@ class ModelService:
                     return await self._refuse(
                         stream, Refuse(code="bad-offset", detail=f"model has {len(data)} bytes")
                     )
-                with trio.fail_after(self._upload_timeout_s):
-                    await self.send_model(stream, data, request.offset)
+                if why := self._cap_refusal(len(data) - request.offset):
+                    self.stats["refused-data-cap"] += 1
+                    detail = f"cellular data cap: {why}"[:512]
+                    return await self._refuse(stream, Refuse(code="busy", detail=detail))
+                metered = _MeteredStream(stream)
+                cellular = self._on_cellular()
+                try:
+                    with trio.fail_after(self._upload_timeout_s):
+                        await self.send_model(cast(FramedStream, metered), data, request.offset)
+                finally:
+                    self._record(request.model, "upload", metered.sent, cellular)
                 self.stats["uploads"] += 1
         finally:
             self._uploads -= 1
@@ -152,10 +171,26 @@ class ModelService:
         await stream.send(encode_fetch_message(refuse))
         await stream.close()
 
+    # -- data cap ------------------------------------------------------------
+
+    def _on_cellular(self) -> bool:
+        return self._meter is not None and self._meter.on_cellular()
+
+    def _cap_refusal(self, nbytes: int) -> str | None:
+        return None if self._meter is None else self._meter.refusal(nbytes)
+
+    def _record(self, model: bytes, direction: str, nbytes: int, cellular: bool) -> None:
+        self.stats[f"{direction}-bytes"] += nbytes
+        if self._meter is not None:
+            self._meter.record(model, direction, nbytes, cellular=cellular)
+
     # -- fetcher side --------------------------------------------------------
 
     async def ensure(self, model_hash: bytes) -> bool:
-        """Fetch the model unless stored; False (logged) if no provider delivered it."""
+        """Fetch the model unless stored; False (logged) if no provider delivered it.
+
+        ModelDataCapError passes through: the caller refuses the work with that reason.
+        """
         try:
             await self.fetch(model_hash)
         except (ModelFetchError, StoreFullError) as exc:
@@ -181,6 +216,8 @@ class ModelService:
             done.set()
 
     async def _fetch(self, model_hash: bytes) -> None:
+        if why := self._cap_refusal(1):  # nothing left today: ask no provider
+            raise ModelDataCapError(f"not fetching model {model_hash.hex()[:16]}: {why}")
         outcomes: list[str] = []
         for round_index in range(self._rounds):
             candidates = [
@@ -246,13 +283,21 @@ class ModelService:
             self.stats["resumed"] += 1
             log.info("resuming model %s at byte %d from %s", model_hash.hex()[:16], have, peer)
         stream = await self._host.open_stream(peer, MODEL_PROTOCOL)
+        cellular, received, checked = self._on_cellular(), 0, False
         try:
             await stream.send(encode_fetch_message(download.request))
             with part.open("ab") as sink:
                 while download.state is not DownloadState.DONE:
                     with trio.fail_after(self._message_timeout_s):
                         frame = await stream.receive(max_size=MAX_FETCH_FRAME)
+                    received += len(frame)
                     data = download.receive(decode_fetch_message(frame))
+                    if not checked and download.size >= 0:
+                        checked = True
+                        if why := self._cap_refusal(download.size - have):
+                            raise ModelDataCapError(
+                                f"not fetching model {model_hash.hex()[:16]}: {why}"
+                            )
                     if download.size > (self._store.max_bytes or download.size):
                         raise StoreFullError(  # our limit, not the provider's lie
                             f"model is {download.size} bytes; the model store holds at most "
@@ -266,6 +311,8 @@ class ModelService:
                 part.unlink()
             await stream.reset()
             raise
+        finally:
+            self._record(model_hash, "download", received, cellular)
         await stream.close()
 
     async def announce_stored(self) -> None:
@@ -304,3 +351,18 @@ class ModelService:
             except RuntimeSettingsError as exc:
                 self._runtime_verdicts[key] = str(exc)
         return self._runtime_verdicts[key]
+
+
+class _MeteredStream:
+    """The upload side of a FramedStream, counting the bytes it sends."""
+
+    def __init__(self, stream: FramedStream) -> None:
+        self._stream = stream
+        self.sent = 0
+
+    async def send(self, payload: bytes) -> None:
+        await self._stream.send(payload)
+        self.sent += len(payload)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)

@@ -37,6 +37,7 @@ from p2pfleet.core.tasks import Role, TaskConversation
 from p2pfleet.net.errors import NetError
 from p2pfleet.net.streams import FramedStream
 from p2pfleet.node.config import NodeConfig
+from p2pfleet.node.data_meter import ModelDataCapError
 from p2pfleet.node.executor import ShardExecutor
 from p2pfleet.node.ledger import EnergyLedger
 
@@ -179,13 +180,16 @@ class TaskServer:
         if self._policy_refusal() is None and not self._executor.supports(
             manifest.model, manifest.runtime
         ):
-            await self.fetch_missing_model(manifest.model)
+            try:
+                await self.fetch_missing_model(manifest.model)
+            except ModelDataCapError as exc:
+                raise _Refused(RejectReason.DATA_CAP, str(exc)) from exc
 
     async def _serve_assignment(
         self, stream: FramedStream, conversation: TaskConversation, assign: Assign
     ) -> None:
-        await self._fetch_model_if_missing(assign)
         try:
+            await self._fetch_model_if_missing(assign)
             signed, input_bytes = self._check(assign)
         except _Refused as refused:
             await stream.send(

@@ -233,7 +233,7 @@ class Client:
 
 
 def _with_known_answers(plan: JobPlan, model: LoadedModel) -> JobPlan:
-    """Canaries: the submitter computes their answers itself (they are real inputs)."""
+    """Canaries: the submitter computes their answers itself (on its own input variants)."""
     shards = tuple(
         ShardPlan(
             s.index,

@@ -1,9 +1,10 @@
 """Turns a job spec into signed work: input tensors, shards and the manifest.
 
-Hidden canary shards are built here: a random selection of the job's own
-inputs, in random order, placed at random indexes among the real shards, so
-a node sees the same manifest shape, item counts and kind of inputs whether
-a shard is real work or a check whose answer the submitter already knows.
+Hidden canary shards are built here: variants of a random selection of the
+job's own inputs (submit/canary_inputs.py: never byte-equal to a real input),
+placed at random indexes among the real shards, so a node sees the same
+manifest shape, item counts and kind of inputs whether a shard is real work
+or a check whose answer the submitter already knows.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from p2pfleet.core.manifest import (
 from p2pfleet.inference.images import preprocess, sample_photos
 from p2pfleet.inference.runtime import EXACT_RUNTIME
 from p2pfleet.inference.tensors import encode_tensor
+from p2pfleet.submit.canary_inputs import canary_items, item_digests
 from p2pfleet.submit.job import SAMPLE_PHOTOS, JobSpec, JobSpecError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -96,8 +98,10 @@ def plan_job(
     for start in range(0, len(inputs), spec.shard_size):
         chunk = inputs[start : start + spec.shard_size]
         batches.append((tuple(n for n, _ in chunk), _encode(chunk), False))
+    real_items = item_digests([array for _, array in inputs]) if canaries else set()
     for _ in range(canaries):
-        chunk = rng.sample(inputs, min(spec.shard_size, len(inputs)))
+        sources = rng.sample(inputs, min(spec.shard_size, len(inputs)))
+        chunk = canary_items("classify-image", sources, rng, avoid=real_items)
         batches.append((tuple(n for n, _ in chunk), _encode(chunk), True))
     if canaries:  # real shards keep their relative order; canaries land anywhere
         slots = sorted(rng.sample(range(len(batches)), len(batches) - canaries))

@@ -2,138 +2,74 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import trio
 
-from p2pfleet.core.protocol_ids import MODEL_PROTOCOL
 from p2pfleet.inference.store import ModelStore
-from p2pfleet.net.host import FleetHost, HostConfig, open_hosts
+from p2pfleet.net.host import FleetHost
 from p2pfleet.net.logs import configure_logging
 from p2pfleet.node.config import NodeConfig
 from p2pfleet.node.daemon import open_node
 from p2pfleet.node.model_service import ModelFetchError, ModelService
 from p2pfleet.testing.model_faults import LyingModelService, ResettingModelService
 from tests.node.fleet_fixtures import LOOPBACK, node_config
+from tests.node.model_fetch_fixtures import ModelFetchRig, Provider, no_leftovers, run
 
-DEADLINE_S = 120.0
 configure_logging(logging.INFO, libp2p_level=logging.WARNING)
 
 
-def run(main: Callable[[], Awaitable[None]]) -> None:
-    async def bounded() -> None:
-        with trio.fail_after(DEADLINE_S):
-            await main()
-
-    trio.run(bounded)
-
-
-def host_config(name: str) -> HostConfig:
-    return HostConfig(seed=hashlib.sha256(name.encode()).digest(), gossip=None)
-
-
-def fixed(peers: Sequence[FleetHost]) -> object:
-    async def providers(model_hash: bytes) -> list[str]:
-        return [p.peer_id for p in peers]
-
-    return providers
-
-
-async def link(fetcher: FleetHost, providers: Sequence[FleetHost]) -> None:
-    for provider in providers:
-        await fetcher.connect(provider.listen_addrs()[0])
-
-
-def provider(
-    cls: type[ModelService], host: FleetHost, store: ModelStore, **attrs: object
-) -> ModelService:
-    service = cls(store, host, fixed([]))  # type: ignore[arg-type]
-    for key, value in attrs.items():
-        setattr(service, key, value)
-    host.set_handler(MODEL_PROTOCOL, service.serve)
-    return service
-
-
-def no_leftovers(store: ModelStore, model_hash: str) -> None:
-    assert not store.part_path(model_hash).exists()
-    assert store.hashes() == [model_hash]
-    assert hashlib.sha256(store.get(model_hash)).hexdigest() == model_hash
-
-
-def test_fetch_from_a_provider(tmp_path: Path, mobilenet_int8: bytes) -> None:
+def test_fetch_from_a_provider(fetch_rig: ModelFetchRig) -> None:
     async def main() -> None:
-        async with open_hosts([host_config("p"), host_config("f")]) as (p, f):
-            model_hash = ModelStore(tmp_path / "p").put(mobilenet_int8)
-            provider(ModelService, p, ModelStore(tmp_path / "p"))
-            fetch_store = ModelStore(tmp_path / "f")
-            await link(f, [p])
-            fetcher = ModelService(fetch_store, f, fixed([p]))  # type: ignore[arg-type]
-            await fetcher.fetch(bytes.fromhex(model_hash))
-            no_leftovers(fetch_store, model_hash)
-            assert fetcher.stats["fetched"] == 1 and not fetcher.stats["liars"]
+        async with fetch_rig.open(Provider("p")) as rig:
+            await rig.fetcher.fetch(rig.model)
+            no_leftovers(rig.fetch_store, rig.model_hash)
+            assert rig.fetcher.stats["fetched"] == 1 and not rig.fetcher.stats["liars"]
 
     run(main)
 
 
-def test_resume_after_a_reset_mid_transfer(tmp_path: Path, mobilenet_int8: bytes) -> None:
+def test_resume_after_a_reset_mid_transfer(fetch_rig: ModelFetchRig) -> None:
+    flaky = Provider("p", ResettingModelService, attrs={"cut_after": 1 << 20})
+
     async def main() -> None:
-        async with open_hosts([host_config("p"), host_config("f")]) as (p, f):
-            store = ModelStore(tmp_path / "p")
-            model_hash = store.put(mobilenet_int8)
-            flaky = provider(ResettingModelService, p, store, cut_after=1 << 20)
-            fetch_store = ModelStore(tmp_path / "f")
-            await link(f, [p])
-            fetcher = ModelService(fetch_store, f, fixed([p]))  # type: ignore[arg-type]
-            await fetcher.fetch(bytes.fromhex(model_hash))
-            no_leftovers(fetch_store, model_hash)
-            offsets = flaky.requested_offsets  # type: ignore[attr-defined]
+        async with fetch_rig.open(flaky) as rig:
+            await rig.fetcher.fetch(rig.model)
+            no_leftovers(rig.fetch_store, rig.model_hash)
+            offsets = rig.providers[0].requested_offsets  # type: ignore[attr-defined]
             assert offsets[0] == 0 and len(offsets) == 2
             assert 0 < offsets[1] <= 1 << 20  # resumed from the .part file, not from zero
-            assert fetcher.stats["interrupted"] == 1 and fetcher.stats["resumed"] == 1
+            assert rig.fetcher.stats["interrupted"] == 1 and rig.fetcher.stats["resumed"] == 1
 
     run(main)
 
 
 @pytest.mark.parametrize("lie", ["garbage", "wrong-size", "short", "overrun"])
 def test_a_corrupt_provider_is_detected_and_the_next_one_used(
-    tmp_path: Path, mobilenet_int8: bytes, lie: str
+    fetch_rig: ModelFetchRig, lie: str
 ) -> None:
     async def main() -> None:
-        names = [host_config("liar"), host_config("honest"), host_config("f")]
-        async with open_hosts(names) as (liar, honest, f):
-            liar_store, honest_store = ModelStore(tmp_path / "l"), ModelStore(tmp_path / "h")
-            model_hash = liar_store.put(mobilenet_int8)
-            honest_store.put(mobilenet_int8)
-            provider(LyingModelService, liar, liar_store, lie=lie)
-            provider(ModelService, honest, honest_store)
-            fetch_store = ModelStore(tmp_path / "f")
-            await link(f, [liar, honest])
-            fetcher = ModelService(fetch_store, f, fixed([liar, honest]))  # type: ignore[arg-type]
-            await fetcher.fetch(bytes.fromhex(model_hash))
-            no_leftovers(fetch_store, model_hash)
-            assert fetcher.stats["liars"] == 1
-            assert (liar.peer_id, bytes.fromhex(model_hash)) in fetcher._liars
+        liar = Provider("liar", LyingModelService, attrs={"lie": lie})
+        async with fetch_rig.open(liar, Provider("honest")) as rig:
+            await rig.fetcher.fetch(rig.model)
+            no_leftovers(rig.fetch_store, rig.model_hash)
+            assert rig.fetcher.stats["liars"] == 1
+            assert (rig.hosts[0].peer_id, rig.model) in rig.fetcher._liars
 
     run(main)
 
 
-def test_only_liars_means_no_model_and_no_file(tmp_path: Path, mobilenet_int8: bytes) -> None:
+def test_only_liars_means_no_model_and_no_file(fetch_rig: ModelFetchRig) -> None:
     async def main() -> None:
-        async with open_hosts([host_config("liar"), host_config("f")]) as (liar, f):
-            liar_store = ModelStore(tmp_path / "l")
-            model_hash = liar_store.put(mobilenet_int8)
-            provider(LyingModelService, liar, liar_store, lie="garbage")
-            fetch_store = ModelStore(tmp_path / "f")
-            await link(f, [liar])
-            fetcher = ModelService(fetch_store, f, fixed([liar]))  # type: ignore[arg-type]
+        liar = Provider("liar", LyingModelService, attrs={"lie": "garbage"})
+        async with fetch_rig.open(liar) as rig:
             with pytest.raises(ModelFetchError, match="lied"):
-                await fetcher.fetch(bytes.fromhex(model_hash))
-            assert fetch_store.hashes() == [] and not list(fetch_store.directory.iterdir())
+                await rig.fetcher.fetch(rig.model)
+            assert rig.fetch_store.hashes() == []
+            assert not list(rig.fetch_store.directory.iterdir())
 
     run(main)
 
@@ -218,27 +154,21 @@ class NoAdverts:
         return []
 
 
-def test_providers_from_dht_records_and_announce_after_fetch(
-    tmp_path: Path, mobilenet_int8: bytes
-) -> None:
+def test_providers_from_dht_records_and_announce_after_fetch(fetch_rig: ModelFetchRig) -> None:
     from p2pfleet.node.model_service import fleet_providers
 
     async def main() -> None:
-        async with open_hosts([host_config("p"), host_config("f")]) as (p, f):
-            store = ModelStore(tmp_path / "p")
-            model_hash = bytes.fromhex(store.put(mobilenet_int8))
-            provider(ModelService, p, store)
-            await link(f, [p])
-            shim = DhtShim(f, {model_hash: [p.peer_id, p.peer_id, f.peer_id]})
-            fetch_store = ModelStore(tmp_path / "f")
+        async with fetch_rig.open(Provider("p")) as rig:
+            p, f = rig.hosts[0], rig.fetcher_host
+            shim = DhtShim(f, {rig.model: [p.peer_id, p.peer_id, f.peer_id]})
             providers = fleet_providers(NoAdverts(), shim)
-            assert await providers(model_hash) == [p.peer_id]  # de-duplicated, never itself
-            fetcher = ModelService(fetch_store, shim, providers)
-            await fetcher.fetch(model_hash)
-            no_leftovers(fetch_store, model_hash.hex())
-            assert shim.provided == [model_hash]
+            assert await providers(rig.model) == [p.peer_id]  # de-duplicated, never itself
+            fetcher = ModelService(rig.fetch_store, shim, providers)
+            await fetcher.fetch(rig.model)
+            no_leftovers(rig.fetch_store, rig.model_hash)
+            assert shim.provided == [rig.model]
             await fetcher.announce_stored()
-            assert shim.provided == [model_hash, model_hash]
+            assert shim.provided == [rig.model, rig.model]
 
     run(main)
 
@@ -255,45 +185,35 @@ def test_model_cache_limit_is_a_node_config_key(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("prefix", ["garbage", "too-long"])
 def test_a_bad_partial_file_from_an_earlier_liar_does_not_blame_the_honest_provider(
-    tmp_path: Path, mobilenet_int8: bytes, prefix: str
+    fetch_rig: ModelFetchRig, mobilenet_int8: bytes, prefix: str
 ) -> None:
     async def main() -> None:
-        async with open_hosts([host_config("p"), host_config("f")]) as (p, f):
-            store = ModelStore(tmp_path / "p")
-            model_hash = store.put(mobilenet_int8)
-            honest = provider(LyingModelService, p, store, lie="none")
-            fetch_store = ModelStore(tmp_path / "f")
+        async with fetch_rig.open(Provider("p", LyingModelService, attrs={"lie": "none"})) as rig:
             size = 300_000 if prefix == "garbage" else len(mobilenet_int8) + 10
-            fetch_store.part_path(model_hash).write_bytes(bytes(size))  # left by a liar
-            await link(f, [p])
-            fetcher = ModelService(fetch_store, f, fixed([p]))  # type: ignore[arg-type]
-            await fetcher.fetch(bytes.fromhex(model_hash))
-            no_leftovers(fetch_store, model_hash)
-            assert fetcher.stats["restarted"] == 1 and not fetcher.stats["liars"]
+            rig.fetch_store.part_path(rig.model_hash).write_bytes(bytes(size))  # left by a liar
+            await rig.fetcher.fetch(rig.model)
+            no_leftovers(rig.fetch_store, rig.model_hash)
+            assert rig.fetcher.stats["restarted"] == 1 and not rig.fetcher.stats["liars"]
             expected = [size, 0] if prefix == "garbage" else [0]  # too long: refused first
-            assert honest.requested_offsets == expected  # type: ignore[attr-defined]
+            assert rig.providers[0].requested_offsets == expected  # type: ignore[attr-defined]
 
     run(main)
 
 
 def test_refusals_are_not_lies_and_garbage_requests_do_not_hurt_the_provider(
-    tmp_path: Path, mobilenet_int8: bytes
+    fetch_rig: ModelFetchRig,
 ) -> None:
     import random
 
     from p2pfleet.core.model_fetch import Get, Refuse, decode_fetch_message, encode_fetch_message
+    from p2pfleet.core.protocol_ids import MODEL_PROTOCOL
     from p2pfleet.net.errors import NetError
 
     async def main() -> None:
-        names = [host_config("empty"), host_config("busy"), host_config("ok"), host_config("f")]
-        async with open_hosts(names) as (empty, busy, ok, f):
-            full = ModelStore(tmp_path / "full")
-            model_hash = full.put(mobilenet_int8)
-            provider(ModelService, empty, ModelStore(tmp_path / "empty"))
-            provider(ModelService, busy, full, _max_uploads=0)
-            provider(ModelService, ok, full)
-            await link(f, [empty, busy, ok])
-
+        empty = Provider("empty", stored=False)
+        busy = Provider("busy", attrs={"_max_uploads": 0})
+        async with fetch_rig.open(empty, busy, Provider("ok")) as rig:
+            f, ok = rig.fetcher_host, rig.hosts[2]
             rng = random.Random(4)
             for _ in range(30):  # malformed requests: the provider resets and keeps serving
                 stream = await f.open_stream(ok.peer_id, MODEL_PROTOCOL)
@@ -306,27 +226,20 @@ def test_refusals_are_not_lies_and_garbage_requests_do_not_hurt_the_provider(
             assert reply == Refuse(code="not-found", detail="model not stored")
             await stream.close()
 
-            fetch_store = ModelStore(tmp_path / "f")
-            fetcher = ModelService(fetch_store, f, fixed([empty, busy, ok]))  # type: ignore[arg-type]
-            await fetcher.fetch(bytes.fromhex(model_hash))
-            no_leftovers(fetch_store, model_hash)
-            assert not fetcher.stats["liars"] and not fetcher._liars
+            await rig.fetcher.fetch(rig.model)
+            no_leftovers(rig.fetch_store, rig.model_hash)
+            assert not rig.fetcher.stats["liars"] and not rig.fetcher._liars
 
     run(main)
 
 
 def test_a_model_over_the_cache_limit_is_not_blamed_on_the_provider(
-    tmp_path: Path, mobilenet_int8: bytes
+    fetch_rig: ModelFetchRig, tmp_path: Path
 ) -> None:
     async def main() -> None:
-        async with open_hosts([host_config("p"), host_config("f")]) as (p, f):
-            store = ModelStore(tmp_path / "p")
-            model_hash = bytes.fromhex(store.put(mobilenet_int8))
-            provider(ModelService, p, store)
-            await link(f, [p])
-            small = ModelStore(tmp_path / "f", max_bytes=1 << 20)
-            fetcher = ModelService(small, f, fixed([p]))  # type: ignore[arg-type]
-            assert not await fetcher.ensure(model_hash)
-            assert not fetcher._liars and not list(small.directory.iterdir())
+        small = ModelStore(tmp_path / "small", max_bytes=1 << 20)
+        async with fetch_rig.open(Provider("p"), fetch_store=small) as rig:
+            assert not await rig.fetcher.ensure(rig.model)
+            assert not rig.fetcher._liars and not list(small.directory.iterdir())
 
     run(main)

@@ -43,6 +43,7 @@ STATUS_SCHEMA: dict[str, type | tuple[type, ...]] = {
     "energy_budget_wh": int,
     "cellular_mb_today": (float, int),
     "cellular_cap_mb": (int, type(None)),
+    "model_mb_today": (float, int),
     "adverts_published": int,
     "uptime_s": (float, int),
 }
@@ -105,6 +106,16 @@ def test_status_json_and_metrics_after_a_real_task(tmp_path: Path, mobilenet_int
     assert samples[("p2pfleet_node_task_data_bytes_total", (("link", "other"),))] > 0
     assert samples[("p2pfleet_node_task_data_bytes_total", (("link", "cellular"),))] == 0
     assert samples[("p2pfleet_node_accepting", ())] == 1
+    assert status["model_mb_today"] == 0  # the model was already stored: nothing moved
+    assert (
+        samples[
+            (
+                "p2pfleet_node_model_transfer_bytes_total",
+                (("direction", "download"), ("link", "cellular")),
+            )
+        ]
+        == 0
+    )
 
 
 def test_status_without_a_running_node_says_so(tmp_path: Path) -> None:
