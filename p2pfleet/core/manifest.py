@@ -64,7 +64,9 @@ class Manifest:
         if self.task not in TASK_KINDS:
             raise ValueError(f"task {self.task!r} is not one of {', '.join(TASK_KINDS)}")
         if self.replication.name not in POLICIES:
-            raise ValueError(f"policy {self.replication.name!r} is not one of {', '.join(POLICIES)}")
+            raise ValueError(
+                f"policy {self.replication.name!r} is not one of {', '.join(POLICIES)}"
+            )
 
     @property
     def tolerant(self) -> bool:
