@@ -79,7 +79,8 @@ def load_texts(source: str) -> list[tuple[str, str]]:
     for file in files:
         if file.stat().st_size > MAX_TEXT_FILE_BYTES:
             raise JobSpecError(f"{file} is over {MAX_TEXT_FILE_BYTES >> 20} MiB; split it")
-        for line, text in enumerate(texts_from_lines(file.read_text("utf-8")), start=1):
+        lines = file.read_text("utf-8").splitlines()
+        for line, text in ((n, t) for n, raw in enumerate(lines, 1) for t in texts_from_lines(raw)):
             if len(text.encode("utf-8")) > MAX_TEXT_BYTES:
                 raise JobSpecError(
                     f"{file.name} line {line} is over {MAX_TEXT_BYTES} bytes; shorten or split it"
