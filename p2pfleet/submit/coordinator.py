@@ -27,7 +27,13 @@ import trio
 
 from p2pfleet.core.advert import SignedAdvert
 from p2pfleet.core.scheduler import ShardNeeds, choose_replicas, still_working
-from p2pfleet.core.verify import Agreement, QuorumStatus, ShardQuorum, exact_agreement
+from p2pfleet.core.verify import (
+    Agreement,
+    QuorumDecision,
+    QuorumStatus,
+    ShardQuorum,
+    exact_agreement,
+)
 from p2pfleet.net.host import FleetHost
 from p2pfleet.peerview import PeerView, now_ms
 from p2pfleet.submit.events import EventKind, EventSink, job_event
@@ -145,65 +151,92 @@ class ShardCoordinator:
         )
         send, receive = trio.open_memory_channel[Replica](math.inf)
         reveals = TolerantReveals() if mode.tolerant else None
+        failure: ShardFailedError | None = None
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._watch_churn, record)
-            if mode.solo is None:
-                await self._place(nursery, record, quorum, mode, mode.replicas, send, first=True)
-            else:
-                await self._place(nursery, record, quorum, mode, 1, send, first=True)
-                if mode.replicas > 1 and mode.solo(record.replicas[0].advert):
-                    quorum.replicas, record.checked = 1, False
-                else:
-                    await self._place(nursery, record, quorum, mode, mode.replicas - 1, send)
-            while (decision := quorum.decide()).status is not QuorumStatus.ACCEPTED:
-                if decision.status is QuorumStatus.FAILED:
-                    raise ShardFailedError(
-                        f"shard {shard.index}: no {mode.replicas} agreeing replicas "
-                        f"within the cap of {mode.max_replicas}",
-                        record=record,
-                        undecided=True,
-                    )
-                if decision.status is QuorumStatus.NEED_MORE:
-                    await self._place(nursery, record, quorum, mode, decision.replicas_to_add, send)
-                    continue
-                if reveals is not None:
-                    reveals.request(record.replicas, nursery, send)
-                replica = await receive.receive()
-                if reveals is not None and reveals.is_reveal(replica):
-                    self._count_reveal(record, quorum, replica)
-                    continue
-                self._on_replica_done(shard.index, replica)
-                if replica.outcome is ReplicaOutcome.COMMITTED and replica.commit is not None:
-                    if reveals is None:
-                        quorum.record_vote(
-                            replica.node_key,
-                            replica.advert.advert.owner,
-                            replica.commit.output_hash,
-                        )
-                    else:
-                        reveals.committed(replica)
-                    self._event(EventKind.COMMITTED, shard.index, replica.node_key)
-                    self._report_dispute(shard.index, quorum, replica)
-                else:
-                    if reveals is not None:
-                        reveals.lost(replica)
-                    self._count_loss(record, quorum, mode, replica)
-            record.accepted_hash = decision.accepted_hash
-            record.agreeing, record.dissenting = decision.agreeing, decision.dissenting
-            for replica in record.replicas:  # not needed any more
-                if replica.outcome is ReplicaOutcome.RUNNING:
-                    replica.cancel_scope.cancel()
             try:
-                if reveals is None:
-                    await self._reveal(record, mode)
+                nursery.start_soon(self._watch_churn, record)
+                if mode.solo is None:
+                    await self._place(
+                        nursery, record, quorum, mode, mode.replicas, send, first=True
+                    )
                 else:
-                    self._choose_tolerant_output(record)
-            finally:
-                for replica in record.replicas:
-                    replica.decide_reveal(False)
+                    await self._place(nursery, record, quorum, mode, 1, send, first=True)
+                    if mode.replicas > 1 and mode.solo(record.replicas[0].advert):
+                        quorum.replicas, record.checked = 1, False
+                    else:
+                        await self._place(nursery, record, quorum, mode, mode.replicas - 1, send)
+                decision = await self._until_accepted(
+                    nursery, record, quorum, mode, send, receive, reveals
+                )
+                record.accepted_hash = decision.accepted_hash
+                record.agreeing, record.dissenting = decision.agreeing, decision.dissenting
+                for replica in record.replicas:  # not needed any more
+                    if replica.outcome is ReplicaOutcome.RUNNING:
+                        replica.cancel_scope.cancel()
+                try:
+                    if reveals is None:
+                        await self._reveal(record, mode)
+                    else:
+                        self._choose_tolerant_output(record)
+                finally:
+                    for replica in record.replicas:
+                        replica.decide_reveal(False)
+                    nursery.cancel_scope.cancel()
+            except ShardFailedError as exc:  # raised out of the nursery, not as a group
+                failure = exc
                 nursery.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+
         record.verified_at = time.monotonic()
         return record
+
+    async def _until_accepted(
+        self,
+        nursery: trio.Nursery,
+        record: ShardRecord,
+        quorum: ShardQuorum,
+        mode: ShardMode,
+        send: trio.MemorySendChannel[Replica],
+        receive: trio.MemoryReceiveChannel[Replica],
+        reveals: TolerantReveals | None,
+    ) -> QuorumDecision:
+        """Count commits (or tolerant reveals) and losses, escalating, until a quorum accepts."""
+        shard = record.shard
+        while (decision := quorum.decide()).status is not QuorumStatus.ACCEPTED:
+            if decision.status is QuorumStatus.FAILED:
+                raise ShardFailedError(
+                    f"shard {shard.index}: no {mode.replicas} agreeing replicas "
+                    f"within the cap of {mode.max_replicas}",
+                    record=record,
+                    undecided=True,
+                )
+            if decision.status is QuorumStatus.NEED_MORE:
+                await self._place(nursery, record, quorum, mode, decision.replicas_to_add, send)
+                continue
+            if reveals is not None:
+                reveals.request(record.replicas, nursery, send)
+            replica = await receive.receive()
+            if reveals is not None and reveals.is_reveal(replica):
+                self._count_reveal(record, quorum, mode, replica)
+                continue
+            self._on_replica_done(shard.index, replica)
+            if replica.outcome is ReplicaOutcome.COMMITTED and replica.commit is not None:
+                if reveals is None:
+                    quorum.record_vote(
+                        replica.node_key,
+                        replica.advert.advert.owner,
+                        replica.commit.output_hash,
+                    )
+                else:
+                    reveals.committed(replica)
+                self._event(EventKind.COMMITTED, shard.index, replica.node_key)
+                self._report_dispute(shard.index, quorum, replica)
+            else:
+                if reveals is not None:
+                    reveals.lost(replica)
+                self._count_loss(record, quorum, mode, replica)
+        return decision
 
     def _report_dispute(self, index: int, quorum: ShardQuorum, replica: Replica) -> None:
         if len(quorum.groups()) > 1:
@@ -227,17 +260,14 @@ class ShardCoordinator:
             detail=f"{replica.outcome.value}: {replica.detail}",
         )
 
-    def _count_reveal(self, record: ShardRecord, quorum: ShardQuorum, replica: Replica) -> None:
+    def _count_reveal(
+        self, record: ShardRecord, quorum: ShardQuorum, mode: ShardMode, replica: Replica
+    ) -> None:
         """Tolerant tier: a revealed output is the replica's vote, if it matches its commit."""
         output, commit = replica.output, replica.commit
         if output is None or commit is None:  # it left (or failed) instead of revealing
-            quorum.record_loss()
-            self._event(
-                EventKind.LOST,
-                record.shard.index,
-                replica.node_key,
-                detail=f"no reveal: {replica.detail or replica.outcome.value}",
-            )
+            replica.detail = f"no reveal ({replica.detail or 'stream ended'})"
+            self._count_loss(record, quorum, mode, replica)
             return
         if hashlib.sha256(output).digest() != commit.output_hash:
             replica.detail = "revealed output does not match its commit"

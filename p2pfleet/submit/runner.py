@@ -224,9 +224,14 @@ class JobRunner:
         self._event(EventKind.DISPUTED, shard.index, detail=f"{reason}; recomputing locally")
         output = await trio.to_thread.run_sync(self.model.run_bytes, shard.input_bytes)
         digest = hashlib.sha256(output).digest()
-        if self.tolerant:  # votes are revealed outputs; replicas that never revealed: no vote
-            votes = {r.node_key: r.output for r in record.replicas if r.output is not None}
-            agrees = {node: self.agree(vote, output) for node, vote in votes.items()}
+        if self.tolerant:  # votes are revealed outputs (matching their commit); no reveal: no vote
+            agrees = {
+                r.node_key: r.commit is not None
+                and hashlib.sha256(r.output).digest() == r.commit.output_hash
+                and self.agree(r.output, output)
+                for r in record.replicas
+                if r.output is not None
+            }
         else:
             hashes = {r.node_key: r.commit.output_hash for r in record.replicas if r.commit}
             agrees = {node: vote == digest for node, vote in hashes.items()}

@@ -16,6 +16,7 @@ import trio
 from p2pfleet.core.manifest import TOLERANT_POLICY
 from p2pfleet.inference.compare import comparator_for
 from p2pfleet.inference.engine import load_runner
+from p2pfleet.inference.texts import sample_sentences
 from p2pfleet.node.daemon import Node
 from p2pfleet.submit.client import JobResult, open_client
 from p2pfleet.submit.job import SAMPLE_SENTENCES, JobSpec
@@ -126,5 +127,44 @@ def test_float_mobilenet_job_with_canaries_accepts_honest_float_noise(
         assert not result.outcome.caught and not result.outcome.recomputed
         canaries = sum(1 for s in result.plan.shards if s.canary)
         assert canaries == 1 and result.outcome.canaries_passed == canaries
+
+    trio.run(main)
+
+
+def test_without_a_tolerant_quorum_the_submitter_recomputes_and_names_the_liars(
+    tmp_path: Path, minilm_model: bytes
+) -> None:
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(line for line in sample_sentences()[:8]) + "\n")
+
+    async def main() -> None:
+        async with open_fleet(tmp_path / "fleet", minilm_model, 3, **QUIET) as nodes:
+            share_cpu(nodes)
+            honest, liars = nodes[0], nodes[1:]
+            add_float_noise([honest])
+            for liar in liars:  # two liars that do not even agree with each other
+                liar.tasks._executor = PerturbedOutputExecutor(
+                    liar.tasks._executor, seed_by_input=False
+                )
+            async with open_client(client_config(tmp_path, nodes)) as client:
+                with trio.fail_after(60):
+                    await client.wait_for_nodes(3)
+                spec = JobSpec(
+                    model="minilm-l6-embed",
+                    inputs=str(texts),
+                    shard_size=4,
+                    replicas=2,
+                    max_replicas=3,
+                    max_node_share=1.0,
+                    output_dir=tmp_path / "out",
+                )
+                with trio.fail_after(600):
+                    result = await client.run_job(spec)
+        assert sorted(result.outcome.recomputed) == [s.index for s in result.plan.real_shards]
+        assert_accepted_outputs_are_honest(minilm_model, result, "embeddings")
+        liar_keys = {liar.identity.public_key for liar in liars}
+        assert set(result.outcome.caught) == liar_keys
+        for record in result.records:
+            assert set(record.agreeing) == {honest.identity.public_key}
 
     trio.run(main)
