@@ -11,7 +11,7 @@ P2TX text input (protocol/outputs.md §6).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -31,7 +31,7 @@ from p2pfleet.submit.job import SAMPLE_PHOTOS, SAMPLE_SENTENCES, JobSpecError
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 MAX_TEXT_FILE_BYTES = 64 << 20
 
-Item = Union[npt.NDArray[np.uint8], str]  # noqa: UP007 (a runtime alias)
+Item: TypeAlias = npt.NDArray[np.uint8] | str  # an image array or a text
 NamedInput = tuple[str, Item]
 
 
