@@ -26,7 +26,7 @@ from p2pfleet.core.manifest import (
 from p2pfleet.inference.engine import manifest_runtime
 from p2pfleet.inference.runtime import model_info
 from p2pfleet.submit.inputs import NamedInput, encode_inputs, load_inputs
-from p2pfleet.submit.job import JobSpec
+from p2pfleet.submit.job import JobSpec, JobSpecError
 
 __all__ = ["JobPlan", "ShardPlan", "load_inputs", "plan_job"]
 
@@ -110,6 +110,11 @@ def plan_job(
         ),
         regions=spec.regions,
     )
+    if manifest.comparator != info.comparator:
+        raise JobSpecError(
+            f"model {info.name} is judged by {info.comparator!r}, but a {info.task} manifest on "
+            f"its tier implies {manifest.comparator!r}; rebuild the model with matching metadata"
+        )
     return JobPlan(sign_manifest(identity, manifest), shards)
 
 
