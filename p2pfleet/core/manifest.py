@@ -16,9 +16,13 @@ from p2pfleet.core.identity import Identity
 from p2pfleet.core.limits import CONTROL_LIMITS, MAX_SHARDS
 
 MANIFEST_VERSION = 1
-TASK_KINDS = ("classify-image",)
-POLICIES = ("exact-unanimous",)
+TASK_KINDS = ("classify-image", "embed-text")
+EXACT_POLICY = "exact-unanimous"  # exact tier: replicas agree on the output's SHA-256
+TOLERANT_POLICY = "tolerant-unanimous"  # tolerant tier: replicas agree by the task's comparator
+POLICIES = (EXACT_POLICY, TOLERANT_POLICY)
 MAX_REPLICAS = 16
+# The comparator (p2pfleet.inference.compare) each task kind uses on the tolerant tier.
+TOLERANT_COMPARATORS = {"classify-image": "classification", "embed-text": "embeddings"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,7 +35,7 @@ class ShardSpec:
 class ReplicationPolicy:
     """`replicas` independent nodes (distinct owners) must agree on a shard."""
 
-    name: str = "exact-unanimous"
+    name: str = EXACT_POLICY
     replicas: int = 2
     max_replicas: int = 5  # escalation cap on disagreement
 
@@ -57,6 +61,22 @@ class Manifest:
             raise ValueError(f"need 1 <= replicas <= max_replicas <= {MAX_REPLICAS}")
         if self.deadline_ms <= self.created_at_ms:
             raise ValueError("deadline must be after creation time")
+        if self.task not in TASK_KINDS:
+            raise ValueError(f"task {self.task!r} is not one of {', '.join(TASK_KINDS)}")
+        if self.replication.name not in POLICIES:
+            raise ValueError(
+                f"policy {self.replication.name!r} is not one of {', '.join(POLICIES)}"
+            )
+
+    @property
+    def tolerant(self) -> bool:
+        """True on the tolerant tier: every replica reveals, outputs are compared, not hashed."""
+        return self.replication.name == TOLERANT_POLICY
+
+    @property
+    def comparator(self) -> str:
+        """The comparator kind replicas of this job are judged by (`comparator_for(kind)`)."""
+        return TOLERANT_COMPARATORS[self.task] if self.tolerant else "exact"
 
     def to_payload(self) -> bytes:
         return codec.encode(

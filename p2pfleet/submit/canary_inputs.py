@@ -24,7 +24,7 @@ import random
 import re
 import unicodedata
 from collections.abc import Callable, Collection, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -32,7 +32,7 @@ from PIL import Image
 
 from p2pfleet.inference.texts import MAX_TEXT_BYTES
 
-Item = TypeVar("Item", str, npt.NDArray[np.uint8])
+Item: TypeAlias = str | npt.NDArray[np.uint8]  # an image array or a text
 
 MAX_ATTEMPTS = 16  # variants drawn before a collision is broken by force
 # Image jitter ranges, chosen to keep the picture's label (ImageNet-style augmentation, milder).

@@ -16,7 +16,8 @@ import trio
 from p2pfleet.core.identity import Identity
 from p2pfleet.core.manifest import verify_manifest
 from p2pfleet.core.scheduler import ShardNeeds, job_share_cap
-from p2pfleet.inference.runtime import LoadedModel, load_model, run_shard
+from p2pfleet.inference.engine import Runner, load_runner
+from p2pfleet.inference.runtime import model_info
 from p2pfleet.inference.store import ModelStore
 from p2pfleet.keys import load_or_create_key_file
 from p2pfleet.models import ensure_builtin_model
@@ -59,7 +60,7 @@ class ClientConfig:
 class JobResult:
     plan: JobPlan
     spec: JobSpec
-    model: LoadedModel
+    model: Runner
     outcome: JobOutcome
     elapsed_s: float
 
@@ -113,15 +114,17 @@ class Client:
         """Plan, journal and run a new job to the end."""
         started = time.monotonic()
         model_hash = ensure_builtin_model(self.store, spec.model)
-        model = await trio.to_thread.run_sync(load_model, self.store.get(model_hash))
-        inputs = await trio.to_thread.run_sync(load_inputs, spec.inputs)
+        model_bytes = self.store.get(model_hash)
+        model = await trio.to_thread.run_sync(load_runner, model_bytes)
+        task = model_info(model_bytes).task
+        inputs = await trio.to_thread.run_sync(load_inputs, spec.inputs, task)
         real_shards = -(-len(inputs) // spec.shard_size)
         policy = spec.adaptive_policy()
         canaries = policy.canary_count(real_shards) if policy else 0
         plan = plan_job(
             self.identity,
             spec,
-            bytes.fromhex(model_hash),
+            model_bytes,
             inputs,
             now_ms(),
             canaries=canaries,
@@ -174,7 +177,7 @@ class Client:
         )
         plan = JobPlan(manifest, shards)
         model = await trio.to_thread.run_sync(
-            load_model, self.store.get(manifest.manifest.model.hex())
+            load_runner, self.store.get(manifest.manifest.model.hex())
         )
         return await self._drive(plan, spec, model, started, on_event, on_shard)
 
@@ -182,7 +185,7 @@ class Client:
         self,
         plan: JobPlan,
         spec: JobSpec,
-        model: LoadedModel,
+        model: Runner,
         started: float,
         on_event: EventSink | None,
         on_shard: Callable[[ShardRecord], None] | None,
@@ -232,7 +235,7 @@ class Client:
         return record
 
 
-def _with_known_answers(plan: JobPlan, model: LoadedModel) -> JobPlan:
+def _with_known_answers(plan: JobPlan, model: Runner) -> JobPlan:
     """Canaries: the submitter computes their answers itself (on its own input variants)."""
     shards = tuple(
         ShardPlan(
@@ -240,7 +243,7 @@ def _with_known_answers(plan: JobPlan, model: LoadedModel) -> JobPlan:
             s.names,
             s.input_bytes,
             True,
-            hashlib.sha256(run_shard(model, s.input_bytes)).digest(),
+            hashlib.sha256(model.run_bytes(s.input_bytes)).digest(),
         )
         if s.canary
         else s

@@ -7,7 +7,10 @@ expiring or turning to driving) or a disagreement places more copies at
 once, up to the mode's cap. Commit-then-reveal: nobody uploads an output
 before the quorum is in; then exactly one agreeing replica, chosen at random,
 reveals its signed output, which must hash to the agreed value. The others'
-signed commitments were their votes.
+signed commitments were their votes. Tolerant tier (mode.tolerant): once
+every placed replica has committed or been lost, each committed replica
+reveals (submit/reveals.py); an output matching its own commit is its vote,
+grouped by the comparator; the accepted output is a random agreeing one.
 """
 
 from __future__ import annotations
@@ -23,14 +26,20 @@ from dataclasses import dataclass, field
 import trio
 
 from p2pfleet.core.advert import SignedAdvert
-from p2pfleet.core.identity import peer_id_from_public_key
 from p2pfleet.core.scheduler import ShardNeeds, choose_replicas, still_working
-from p2pfleet.core.verify import Agreement, QuorumStatus, ShardQuorum, exact_agreement
+from p2pfleet.core.verify import (
+    Agreement,
+    QuorumDecision,
+    QuorumStatus,
+    ShardQuorum,
+    exact_agreement,
+)
 from p2pfleet.net.host import FleetHost
 from p2pfleet.peerview import PeerView, now_ms
-from p2pfleet.submit.events import EventKind, EventSink, JobEvent
+from p2pfleet.submit.events import EventKind, EventSink, job_event
 from p2pfleet.submit.planner import JobPlan, ShardPlan
 from p2pfleet.submit.replica import Replica, ReplicaOutcome, ReplicaTimeouts, run_replica
+from p2pfleet.submit.reveals import MISMATCHED_REVEAL, TolerantReveals
 
 ReplicaSink = Callable[[int, Replica], None]  # (shard index, replica with a final vote or loss)
 
@@ -76,6 +85,7 @@ class ShardMode:
     # Adaptive: the first replica goes out alone; solo(advert) True = accept it unchecked.
     solo: Callable[[SignedAdvert], bool] | None = None
     agree: Agreement = exact_agreement
+    tolerant: bool = False  # every replica reveals; votes are outputs compared by `agree`
 
 
 class Capacity:
@@ -132,17 +142,7 @@ class ShardCoordinator:
         self, kind: EventKind, shard: int, node: bytes | None = None, **data: object
     ) -> None:
         detail = str(data.pop("detail", ""))
-        peer = peer_id_from_public_key(node) if node is not None else None
-        self._emit(
-            JobEvent(
-                kind=kind,
-                job_id=self._job,
-                shard=shard,
-                peer=peer,
-                detail=detail,
-                data=tuple(data.items()),
-            )
-        )
+        self._emit(job_event(kind, self._job, shard, node, detail, **data))
 
     async def run(self, shard: ShardPlan, mode: ShardMode) -> ShardRecord:
         record = ShardRecord(shard)
@@ -150,64 +150,141 @@ class ShardCoordinator:
             replicas=mode.replicas, max_replicas=mode.max_replicas, agree=mode.agree
         )
         send, receive = trio.open_memory_channel[Replica](math.inf)
+        reveals = TolerantReveals() if mode.tolerant else None
+        failure: ShardFailedError | None = None
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._watch_churn, record)
-            if mode.solo is None:
-                await self._place(nursery, record, quorum, mode, mode.replicas, send, first=True)
-            else:
-                await self._place(nursery, record, quorum, mode, 1, send, first=True)
-                if mode.replicas > 1 and mode.solo(record.replicas[0].advert):
-                    quorum.replicas, record.checked = 1, False
-                else:
-                    await self._place(nursery, record, quorum, mode, mode.replicas - 1, send)
-            while (decision := quorum.decide()).status is not QuorumStatus.ACCEPTED:
-                if decision.status is QuorumStatus.FAILED:
-                    raise ShardFailedError(
-                        f"shard {shard.index}: no {mode.replicas} agreeing replicas "
-                        f"within the cap of {mode.max_replicas}",
-                        record=record,
-                        undecided=True,
-                    )
-                if decision.status is QuorumStatus.NEED_MORE:
-                    await self._place(nursery, record, quorum, mode, decision.replicas_to_add, send)
-                    continue
-                replica = await receive.receive()
-                self._on_replica_done(shard.index, replica)
-                if replica.outcome is ReplicaOutcome.COMMITTED and replica.commit is not None:
-                    quorum.record_vote(
-                        replica.node_key, replica.advert.advert.owner, replica.commit.output_hash
-                    )
-                    self._event(EventKind.COMMITTED, shard.index, replica.node_key)
-                    if len(quorum.groups()) > 1:
-                        self._event(
-                            EventKind.DISPUTED,
-                            shard.index,
-                            replica.node_key,
-                            detail="replicas disagree; escalating",
-                        )
-                else:
-                    quorum.record_loss()
-                    if not record.checked:  # the trusted node left: verify the normal way
-                        quorum.replicas, record.checked = mode.replicas, True
-                    self._event(
-                        EventKind.LOST,
-                        shard.index,
-                        replica.node_key,
-                        detail=f"{replica.outcome.value}: {replica.detail}",
-                    )
-            record.accepted_hash = decision.accepted_hash
-            record.agreeing, record.dissenting = decision.agreeing, decision.dissenting
-            for replica in record.replicas:  # not needed any more
-                if replica.outcome is ReplicaOutcome.RUNNING:
-                    replica.cancel_scope.cancel()
             try:
-                await self._reveal(record, mode)
-            finally:
-                for replica in record.replicas:
-                    replica.decide_reveal(False)
+                nursery.start_soon(self._watch_churn, record)
+                if mode.solo is None:
+                    await self._place(
+                        nursery, record, quorum, mode, mode.replicas, send, first=True
+                    )
+                else:
+                    await self._place(nursery, record, quorum, mode, 1, send, first=True)
+                    if mode.replicas > 1 and mode.solo(record.replicas[0].advert):
+                        quorum.replicas, record.checked = 1, False
+                    else:
+                        await self._place(nursery, record, quorum, mode, mode.replicas - 1, send)
+                decision = await self._until_accepted(
+                    nursery, record, quorum, mode, send, receive, reveals
+                )
+                record.accepted_hash = decision.accepted_hash
+                record.agreeing, record.dissenting = decision.agreeing, decision.dissenting
+                for replica in record.replicas:  # not needed any more
+                    if replica.outcome is ReplicaOutcome.RUNNING:
+                        replica.cancel_scope.cancel()
+                try:
+                    if reveals is None:
+                        await self._reveal(record, mode)
+                    else:
+                        self._choose_tolerant_output(record)
+                finally:
+                    for replica in record.replicas:
+                        replica.decide_reveal(False)
+                    nursery.cancel_scope.cancel()
+            except ShardFailedError as exc:  # raised out of the nursery, not as a group
+                failure = exc
                 nursery.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+
         record.verified_at = time.monotonic()
         return record
+
+    async def _until_accepted(
+        self,
+        nursery: trio.Nursery,
+        record: ShardRecord,
+        quorum: ShardQuorum,
+        mode: ShardMode,
+        send: trio.MemorySendChannel[Replica],
+        receive: trio.MemoryReceiveChannel[Replica],
+        reveals: TolerantReveals | None,
+    ) -> QuorumDecision:
+        """Count commits (or tolerant reveals) and losses, escalating, until a quorum accepts."""
+        shard = record.shard
+        while (decision := quorum.decide()).status is not QuorumStatus.ACCEPTED:
+            if decision.status is QuorumStatus.FAILED:
+                raise ShardFailedError(
+                    f"shard {shard.index}: no {mode.replicas} agreeing replicas "
+                    f"within the cap of {mode.max_replicas}",
+                    record=record,
+                    undecided=True,
+                )
+            if decision.status is QuorumStatus.NEED_MORE:
+                await self._place(nursery, record, quorum, mode, decision.replicas_to_add, send)
+                continue
+            if reveals is not None:
+                reveals.request(record.replicas, nursery, send)
+            replica = await receive.receive()
+            if reveals is not None and reveals.is_reveal(replica):
+                self._count_reveal(record, quorum, mode, replica)
+                continue
+            self._on_replica_done(shard.index, replica)
+            if replica.outcome is ReplicaOutcome.COMMITTED and replica.commit is not None:
+                if reveals is None:
+                    quorum.record_vote(
+                        replica.node_key,
+                        replica.advert.advert.owner,
+                        replica.commit.output_hash,
+                    )
+                else:
+                    reveals.committed(replica)
+                self._event(EventKind.COMMITTED, shard.index, replica.node_key)
+                self._report_dispute(shard.index, quorum, replica)
+            else:
+                if reveals is not None:
+                    reveals.lost(replica)
+                self._count_loss(record, quorum, mode, replica)
+        return decision
+
+    def _report_dispute(self, index: int, quorum: ShardQuorum, replica: Replica) -> None:
+        if len(quorum.groups()) > 1:
+            self._event(
+                EventKind.DISPUTED,
+                index,
+                replica.node_key,
+                detail="replicas disagree; escalating",
+            )
+
+    def _count_loss(
+        self, record: ShardRecord, quorum: ShardQuorum, mode: ShardMode, replica: Replica
+    ) -> None:
+        quorum.record_loss()
+        if not record.checked:  # the trusted node left: verify the normal way
+            quorum.replicas, record.checked = mode.replicas, True
+        self._event(
+            EventKind.LOST,
+            record.shard.index,
+            replica.node_key,
+            detail=f"{replica.outcome.value}: {replica.detail}",
+        )
+
+    def _count_reveal(
+        self, record: ShardRecord, quorum: ShardQuorum, mode: ShardMode, replica: Replica
+    ) -> None:
+        """Tolerant tier: a revealed output is the replica's vote, if it matches its commit."""
+        output, commit = replica.output, replica.commit
+        if output is None or commit is None:  # it left (or failed) instead of revealing
+            replica.detail = f"no reveal ({replica.detail or 'stream ended'})"
+            self._count_loss(record, quorum, mode, replica)
+            return
+        if hashlib.sha256(output).digest() != commit.output_hash:
+            replica.detail = "revealed output does not match its commit"
+            output = MISMATCHED_REVEAL + replica.node_key  # agrees with nothing
+        quorum.record_vote(replica.node_key, replica.advert.advert.owner, output)
+        self._event(EventKind.REVEALED, record.shard.index, replica.node_key)
+        self._report_dispute(record.shard.index, quorum, replica)
+
+    def _choose_tolerant_output(self, record: ShardRecord) -> None:
+        """The accepted output: one agreeing replica's revealed bytes, chosen at random."""
+        agreeing = [
+            r for r in record.replicas if r.node_key in record.agreeing and r.output is not None
+        ]
+        chosen = self._rng.choice(agreeing)
+        assert chosen.output is not None
+        record.output = chosen.output
+        record.accepted_hash = hashlib.sha256(chosen.output).digest()
 
     async def _reveal(self, record: ShardRecord, mode: ShardMode) -> None:
         """Download one agreeing output and check it against the agreed hash."""

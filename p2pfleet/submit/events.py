@@ -9,12 +9,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from p2pfleet.core.identity import peer_id_from_public_key
+
 
 class EventKind(StrEnum):
     JOB_STARTED = "job-started"
     QUEUED = "queued"  # a shard waits for placement (first time, or redone)
     ASSIGNED = "assigned"  # a replica was placed on a node
     COMMITTED = "committed"  # a replica sent its signed commitment
+    REVEALED = "revealed"  # tolerant tier: a replica revealed its output (its vote)
     LOST = "lost"  # a replica was rejected, abandoned, reset, timed out or dropped
     REASSIGNED = "reassigned"  # a replacement replica was placed after a loss
     DISPUTED = "disputed"  # replicas disagreed: escalating
@@ -52,6 +55,22 @@ class JobEvent:
 
 
 EventSink = Callable[[JobEvent], None]
+
+
+def job_event(
+    kind: EventKind,
+    job_id: str,
+    shard: int | None = None,
+    node: bytes | None = None,
+    detail: str = "",
+    **data: object,
+) -> JobEvent:
+    """An event about `node` (a public key, shown as its peer id), with extra JSON fields."""
+    peer = peer_id_from_public_key(node) if node is not None else None
+    return JobEvent(
+        kind=kind, job_id=job_id, shard=shard, peer=peer, detail=detail, data=tuple(data.items())
+    )
+
 
 _SHARD_STATE = {
     EventKind.QUEUED: "queued",

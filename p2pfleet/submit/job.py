@@ -6,6 +6,9 @@ Verification policies (README "Submitting jobs"):
   owners and is accepted only when all k commits agree bit for bit; a
   disagreement escalates up to `max_replicas`. P(accept wrong) <= f**k: with
   k = 6, <= 1e-6 at f = 10% colluding Byzantine slots.
+- `tolerant-unanimous`: the same k-unanimity; the tier is always the model's
+  (a float model's replicas agree by its comparator, protocol/task.md), so
+  either name works with any model.
 - `adaptive`: k = `replicas` (default 2) for unproven nodes; a trusted node's
   shard is checked with probability 1/streak (trust capped), plus hidden
   canary shards. Cheaper; its bound is weaker (see the README).
@@ -22,9 +25,12 @@ from typing import Any
 from p2pfleet.core.reputation import AdaptivePolicy
 
 SAMPLE_PHOTOS = "sample:photos"
+SAMPLE_SENTENCES = "sample:sentences"
+SAMPLES = (SAMPLE_PHOTOS, SAMPLE_SENTENCES)
 POLICY_EXACT = "exact-unanimous"
+POLICY_TOLERANT = "tolerant-unanimous"
 POLICY_ADAPTIVE = "adaptive"
-POLICIES = (POLICY_EXACT, POLICY_ADAPTIVE)
+POLICIES = (POLICY_EXACT, POLICY_TOLERANT, POLICY_ADAPTIVE)
 SAFE_REPLICAS = 6  # f**6 <= 1e-6 at f = 0.1 (core.verify.replicas_for_bound(0.1, 1e-6))
 SAFE_MAX_REPLICAS = 9
 ADAPTIVE_REPLICAS = 2
@@ -38,7 +44,7 @@ class JobSpecError(ValueError):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobSpec:
     model: str = "mobilenet_v2-int8"  # a built-in model name
-    inputs: str = SAMPLE_PHOTOS  # a folder of images, one image file, or sample:photos
+    inputs: str = SAMPLE_PHOTOS  # images or texts (submit/inputs.py), or sample:photos|sentences
     shard_size: int = 2
     deadline_s: float = 600.0
     regions: tuple[str, ...] = ()  # allowed data regions; empty: any
@@ -142,9 +148,7 @@ def load_job_spec(path: Path) -> JobSpec:
         kwargs["output_dir"] = (path.parent / job["output_dir"]).resolve()
     if "inputs" in job:
         inputs = str(job["inputs"])
-        kwargs["inputs"] = (
-            inputs if inputs == SAMPLE_PHOTOS else str((path.parent / inputs).resolve())
-        )
+        kwargs["inputs"] = inputs if inputs in SAMPLES else str((path.parent / inputs).resolve())
     kwargs["policy"] = policy
     if policy == POLICY_ADAPTIVE:
         kwargs["replicas"], kwargs["max_replicas"] = ADAPTIVE_REPLICAS, ADAPTIVE_MAX_REPLICAS

@@ -12,28 +12,26 @@ from __future__ import annotations
 import hashlib
 import random
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-
-import numpy as np
-import numpy.typing as npt
-from PIL import Image
 
 from p2pfleet.core.identity import Identity
 from p2pfleet.core.manifest import (
+    EXACT_POLICY,
+    TOLERANT_POLICY,
     Manifest,
     ReplicationPolicy,
     ShardSpec,
     SignedManifest,
     sign_manifest,
 )
-from p2pfleet.inference.images import preprocess, sample_photos
-from p2pfleet.inference.runtime import EXACT_RUNTIME
-from p2pfleet.inference.tensors import encode_tensor
+from p2pfleet.inference.engine import manifest_runtime
+from p2pfleet.inference.runtime import model_info
 from p2pfleet.submit.canary_inputs import canary_items, item_digests
-from p2pfleet.submit.job import SAMPLE_PHOTOS, JobSpec, JobSpecError
+from p2pfleet.submit.inputs import NamedInput, encode_inputs, load_inputs
+from p2pfleet.submit.job import JobSpec, JobSpecError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+__all__ = ["JobPlan", "ShardPlan", "load_inputs", "plan_job"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,45 +61,32 @@ class JobPlan:
         return tuple(s for s in self.shards if not s.canary)
 
 
-def load_inputs(source: str) -> list[tuple[str, npt.NDArray[np.uint8]]]:
-    """Named uint8 [224, 224, 3] inputs from a folder, a file, or the bundled sample photos."""
-    if source == SAMPLE_PHOTOS:
-        return sample_photos()
-    path = Path(source)
-    files = (
-        sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if path.is_dir()
-        else [path]
-    )
-    if not files or not all(f.is_file() for f in files):
-        raise JobSpecError(f"no images found at {source}; give a folder of images or an image file")
-    inputs = []
-    for file in files:
-        with Image.open(file) as image:
-            inputs.append((file.name, preprocess(np.asarray(image.convert("RGB")))))
-    return inputs
-
-
 def plan_job(
     identity: Identity,
     spec: JobSpec,
-    model_hash: bytes,
-    inputs: list[tuple[str, npt.NDArray[np.uint8]]],
+    model_bytes: bytes,
+    inputs: Sequence[NamedInput],
     now_ms: int,
     *,
     canaries: int = 0,
     rng: random.Random | None = None,
 ) -> JobPlan:
-    """Shard `inputs` in order, mix in `canaries` hidden canary shards, sign the manifest."""
+    """Shard `inputs` in order, mix in `canaries` hidden canary shards, sign the manifest.
+
+    The task, runtime and pinned settings come from the model file; a
+    tolerant-tier (float) model gets the `tolerant-unanimous` policy.
+    """
     rng = rng or random.SystemRandom()
+    info = model_info(model_bytes)
+    runtime, settings = manifest_runtime(model_bytes)
     batches: list[tuple[tuple[str, ...], bytes, bool]] = []
     for start in range(0, len(inputs), spec.shard_size):
         chunk = inputs[start : start + spec.shard_size]
         batches.append((tuple(n for n, _ in chunk), _encode(chunk), False))
-    real_items = item_digests([array for _, array in inputs]) if canaries else set()
+    real_items = item_digests([item for _, item in inputs]) if canaries else set()
     for _ in range(canaries):
         sources = rng.sample(inputs, min(spec.shard_size, len(inputs)))
-        chunk = canary_items("classify-image", sources, rng, avoid=real_items)
+        chunk = canary_items(info.task, sources, rng, avoid=real_items)
         batches.append((tuple(n for n, _ in chunk), _encode(chunk), True))
     if canaries:  # real shards keep their relative order; canaries land anywhere
         slots = sorted(rng.sample(range(len(batches)), len(batches) - canaries))
@@ -118,16 +103,25 @@ def plan_job(
         nonce=secrets.token_bytes(16),
         created_at_ms=now_ms,
         deadline_ms=now_ms + int(spec.deadline_s * 1000),
-        task="classify-image",
-        model=model_hash,
-        runtime=EXACT_RUNTIME,
-        runtime_settings=(("kernels", "numpy-exact-gemm"),),
+        task=info.task,
+        model=hashlib.sha256(model_bytes).digest(),
+        runtime=runtime,
+        runtime_settings=settings,
         shards=tuple(ShardSpec(input_hash=s.input_hash, items=len(s.names)) for s in shards),
-        replication=ReplicationPolicy(replicas=spec.replicas, max_replicas=spec.max_replicas),
+        replication=ReplicationPolicy(
+            name=EXACT_POLICY if info.comparator == "exact" else TOLERANT_POLICY,
+            replicas=spec.replicas,
+            max_replicas=spec.max_replicas,
+        ),
         regions=spec.regions,
     )
+    if manifest.comparator != info.comparator:
+        raise JobSpecError(
+            f"model {info.name} is judged by {info.comparator!r}, but a {info.task} manifest on "
+            f"its tier implies {manifest.comparator!r}; rebuild the model with matching metadata"
+        )
     return JobPlan(sign_manifest(identity, manifest), shards)
 
 
-def _encode(chunk: list[tuple[str, npt.NDArray[np.uint8]]]) -> bytes:
-    return encode_tensor(np.stack([array for _, array in chunk]))
+def _encode(chunk: Sequence[NamedInput]) -> bytes:
+    return encode_inputs(chunk)

@@ -26,7 +26,8 @@ def render_report(
         return names.get(peer, short(peer))
 
     table = Table(
-        title=f"job {report['job_id'][:16]}…  ({report['policy']['name']}, k={report['policy']['replicas']})"
+        title=f"job {report['job_id'][:16]}…  ({report['policy']['name']}, k={report['policy']['replicas']}, "
+        f"comparator {report.get('comparator', 'exact')})"
     )
     for column in ("shard", "inputs", "verified output (sha256)", "agreeing", "disagreeing", "ms"):
         table.add_column(column)
@@ -43,9 +44,24 @@ def render_report(
         )
     console.print(table)
     predictions = Table(title="predictions (verified)")
-    for column in ("input", "top-1", "p", "runner-up"):
+    embeddings = report.get("task") == "embed-text"
+    columns = (
+        ("input", "dims", "nearest", "cosine")
+        if embeddings
+        else ("input", "top-1", "p", "runner-up")
+    )
+    for column in columns:
         predictions.add_column(column)
     for row in report["predictions"]:
+        if embeddings:
+            nearest = row.get("nearest", {})
+            predictions.add_row(
+                row["input"],
+                str(row["dims"]),
+                nearest.get("input", "-"),
+                f"{nearest['cosine']:.3f}" if nearest else "",
+            )
+            continue
         top = row["top"]
         predictions.add_row(
             row["input"],

@@ -14,29 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from p2pfleet.core.identity import key_fingerprint, peer_id_from_public_key
-from p2pfleet.inference.tensors import decode_tensor
 from p2pfleet.submit.client import JobResult
 from p2pfleet.submit.coordinator import ShardRecord
+from p2pfleet.submit.predictions import predictions
 
 REPORT_VERSION = 2
-
-
-def predictions(result: JobResult, top: int = 3) -> list[dict[str, Any]]:
-    rows = []
-    for position, shard in enumerate(result.plan.real_shards):
-        output = result.outcome.outputs.get(shard.index)
-        if output is None:
-            continue
-        logits = decode_tensor(output, max_bytes=1 << 26)
-        for name, ranked in zip(shard.names, result.model.top_k(logits, top), strict=True):
-            rows.append(
-                {
-                    "input": name,
-                    "shard": position,
-                    "top": [{"label": label, "p": round(p, 4)} for label, p in ranked],
-                }
-            )
-    return rows
 
 
 def shard_summary(record: ShardRecord) -> dict[str, Any]:
@@ -83,8 +65,14 @@ def build_report(result: JobResult) -> dict[str, Any]:
         "job_id": result.job_id,
         "model": manifest.model.hex(),
         "runtime": manifest.runtime,
+        "task": manifest.task,
+        "tier": "tolerant" if manifest.tolerant else "exact",
+        "comparator": manifest.comparator,
         "policy": {
-            "name": result.spec.policy,
+            # the job's own policy name, or the tier's unanimity policy the manifest carries
+            "name": result.spec.policy
+            if result.spec.policy == "adaptive"
+            else manifest.replication.name,
             "replicas": result.spec.replicas,
             "max_replicas": result.spec.max_replicas,
         },

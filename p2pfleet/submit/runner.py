@@ -20,16 +20,17 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import trio
 
 from p2pfleet.core.advert import SignedAdvert
-from p2pfleet.core.identity import peer_id_from_public_key
 from p2pfleet.core.reputation import AdaptivePolicy
-from p2pfleet.inference.runtime import LoadedModel, run_shard
+from p2pfleet.core.verify import Agreement, exact_agreement
+from p2pfleet.inference.compare import comparator_for
+from p2pfleet.inference.engine import Runner
 from p2pfleet.submit.coordinator import ShardCoordinator, ShardFailedError, ShardMode, ShardRecord
-from p2pfleet.submit.events import EventKind, EventSink, JobEvent
+from p2pfleet.submit.events import EventKind, EventSink, job_event
 from p2pfleet.submit.job import JobSpec
 from p2pfleet.submit.journal import Journal, ShardStatus
 from p2pfleet.submit.planner import JobPlan, ShardPlan
@@ -56,7 +57,7 @@ class JobRunner:
         self,
         plan: JobPlan,
         spec: JobSpec,
-        model: LoadedModel,
+        model: Runner,
         coordinator: ShardCoordinator,
         journal: Journal,
         rng: random.Random,
@@ -72,6 +73,12 @@ class JobRunner:
         self.rng = rng
         self.emit = emit
         self.policy: AdaptivePolicy | None = spec.adaptive_policy()
+        manifest = plan.manifest.manifest
+        self.tolerant = manifest.tolerant
+        # the exact tier compares hashes; the tolerant tier compares revealed outputs
+        self.agree: Agreement = (
+            comparator_for(manifest.comparator) if self.tolerant else exact_agreement
+        )
         self.job = plan.job_id.hex()
         self.outcome = JobOutcome()
         self._nursery: trio.Nursery | None = None
@@ -84,17 +91,7 @@ class JobRunner:
         detail: str = "",
         **data: object,
     ) -> None:
-        peer = peer_id_from_public_key(node) if node is not None else None
-        self.emit(
-            JobEvent(
-                kind=kind,
-                job_id=self.job,
-                shard=shard,
-                peer=peer,
-                detail=detail,
-                data=tuple(data.items()),
-            )
-        )
+        self.emit(job_event(kind, self.job, shard, node, detail, **data))
 
     async def run(self) -> JobOutcome:
         todo = []
@@ -123,18 +120,22 @@ class JobRunner:
         return self.outcome
 
     def _mode(self, shard: ShardPlan, force_check: bool) -> ShardMode:
+        tier = ShardMode(
+            replicas=self.spec.replicas,
+            max_replicas=self.spec.max_replicas,
+            agree=self.agree,
+            tolerant=self.tolerant,
+        )
         if shard.canary:
-            return ShardMode(replicas=1, max_replicas=CANARY_MAX_REPLICAS, reveal=False)
+            return replace(tier, replicas=1, max_replicas=CANARY_MAX_REPLICAS, reveal=False)
         policy = self.policy
         if policy is None or force_check:
-            return ShardMode(replicas=self.spec.replicas, max_replicas=self.spec.max_replicas)
+            return tier
 
         def solo(advert: SignedAdvert) -> bool:
             return not policy.should_check(self.journal.standing(advert.node_key), self.rng)
 
-        return ShardMode(
-            replicas=self.spec.replicas, max_replicas=self.spec.max_replicas, solo=solo
-        )
+        return replace(tier, solo=solo)
 
     async def _run_shard(self, index: int, force_check: bool) -> None:
         shard = self.plan.shards[index]
@@ -156,7 +157,7 @@ class JobRunner:
     async def _accept(self, shard: ShardPlan, record: ShardRecord) -> None:
         if shard.canary:
             voter = record.agreeing[0]
-            if record.accepted_hash == shard.known_hash:
+            if await self._canary_passed(shard, record):
                 self._valid(voter)
                 self.outcome.canaries_passed += 1
                 self._event(EventKind.CANARY, shard.index, voter, "passed")
@@ -207,16 +208,35 @@ class JobRunner:
             sha256=(record.accepted_hash or b"").hex(),
         )
 
+    async def _canary_passed(self, shard: ShardPlan, record: ShardRecord) -> bool:
+        """Exact tier: the known hash. Tolerant tier: the comparator against a local run."""
+        if not self.tolerant:
+            return record.accepted_hash == shard.known_hash
+        if record.output is None:
+            return False
+        local = await trio.to_thread.run_sync(self.model.run_bytes, shard.input_bytes)
+        return self.agree(record.output, local)
+
     async def _settle_locally(
         self, shard: ShardPlan, record: ShardRecord, reason: Exception
     ) -> None:
         """No quorum within the cap: recompute here; whoever disagrees with it was wrong."""
         self._event(EventKind.DISPUTED, shard.index, detail=f"{reason}; recomputing locally")
-        output = await trio.to_thread.run_sync(run_shard, self.model, shard.input_bytes)
+        output = await trio.to_thread.run_sync(self.model.run_bytes, shard.input_bytes)
         digest = hashlib.sha256(output).digest()
-        votes = {r.node_key: r.commit.output_hash for r in record.replicas if r.commit is not None}
-        record.agreeing = tuple(node for node, vote in votes.items() if vote == digest)
-        record.dissenting = tuple(node for node, vote in votes.items() if vote != digest)
+        if self.tolerant:  # votes are revealed outputs (matching their commit); no reveal: no vote
+            agrees = {
+                r.node_key: r.commit is not None
+                and hashlib.sha256(r.output).digest() == r.commit.output_hash
+                and self.agree(r.output, output)
+                for r in record.replicas
+                if r.output is not None
+            }
+        else:
+            hashes = {r.node_key: r.commit.output_hash for r in record.replicas if r.commit}
+            agrees = {node: vote == digest for node, vote in hashes.items()}
+        record.agreeing = tuple(node for node, ok in agrees.items() if ok)
+        record.dissenting = tuple(node for node, ok in agrees.items() if not ok)
         record.accepted_hash, record.output = digest, output
         record.verified_at = time.monotonic()
         self.outcome.records.append(record)

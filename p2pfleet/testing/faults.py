@@ -15,7 +15,9 @@ import trio
 from p2pfleet.inference.tensors import decode_tensor, encode_tensor
 from p2pfleet.node.executor import ShardExecutor
 
-FAULTS = ("wrong-output", "flaky")
+FAULTS = ("wrong-output", "flaky", "perturb-output", "float-noise")
+PERTURB_SCALE = 0.2  # "perturb-output": far outside both tolerant comparators
+FLOAT_NOISE_SCALE = 1e-6  # "float-noise": what another CPU family's float kernels differ by
 
 
 class WrongOutputExecutor:
@@ -34,6 +36,40 @@ class WrongOutputExecutor:
     async def run(self, model_hash: bytes, input_bytes: bytes) -> bytes:
         output = decode_tensor(await self._honest.run(model_hash, input_bytes), max_bytes=1 << 26)
         return encode_tensor(np.ascontiguousarray(np.roll(output, 7, axis=-1)))
+
+
+class PerturbedOutputExecutor:
+    """Adds noise to every float output element: `scale` x the row's largest |value|.
+
+    With a large scale it is a tolerant-tier liar (a cheaper approximation,
+    e.g. embeddings off by far more than the cosine threshold); its noise is
+    seeded by the input, so every instance colludes on the same wrong bytes.
+    With `seed_by_input=False` and a tiny scale it is an honest replica on
+    other hardware: its hash differs from everyone's, its values do not.
+    """
+
+    def __init__(
+        self, honest: ShardExecutor, *, scale: float = PERTURB_SCALE, seed_by_input: bool = True
+    ) -> None:
+        self._honest = honest
+        self._scale = scale
+        self._seed_by_input = seed_by_input
+        self._rng = np.random.default_rng()
+
+    def supports(self, model_hash: bytes, runtime: str) -> bool:
+        return self._honest.supports(model_hash, runtime)
+
+    async def run(self, model_hash: bytes, input_bytes: bytes) -> bytes:
+        output = decode_tensor(await self._honest.run(model_hash, input_bytes), max_bytes=1 << 26)
+        rng = (
+            np.random.default_rng(int.from_bytes(hashlib.sha256(input_bytes).digest()[:8], "big"))
+            if self._seed_by_input
+            else self._rng
+        )
+        values = output.astype(np.float64)
+        scale = self._scale * np.abs(values).max(axis=-1, keepdims=True)
+        noisy = values + rng.standard_normal(values.shape) * scale
+        return encode_tensor(np.ascontiguousarray(noisy.astype(output.dtype)))
 
 
 class FlakyExecutor:
@@ -137,6 +173,10 @@ def with_fault(executor: ShardExecutor, fault: str | None) -> ShardExecutor:
         return WrongOutputExecutor(executor)
     if fault == "flaky":
         return FlakyExecutor(executor)
+    if fault == "perturb-output":
+        return PerturbedOutputExecutor(executor)
+    if fault == "float-noise":
+        return PerturbedOutputExecutor(executor, scale=FLOAT_NOISE_SCALE, seed_by_input=False)
     raise ValueError(f"unknown fault {fault!r}; known faults: {', '.join(FAULTS)}")
 
 

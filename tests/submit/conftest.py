@@ -19,3 +19,19 @@ def responsive_event_loop() -> Iterator[None]:
     sys.setswitchinterval(1e-4)
     yield
     sys.setswitchinterval(previous)
+
+
+@pytest.fixture(scope="session")
+def minilm_model() -> bytes:
+    """The MiniLM-L6 embedding model file (tolerant tier), built once per session."""
+    from p2pfleet.inference.minilm import build_minilm
+
+    return build_minilm()
+
+
+@pytest.fixture(scope="session")
+def float_mobilenet() -> bytes:
+    """The float MobileNetV2 model file (tolerant tier), built once per session."""
+    from p2pfleet.inference.mobilenet_onnx import build_mobilenet_v2_float
+
+    return build_mobilenet_v2_float()

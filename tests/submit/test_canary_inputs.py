@@ -113,7 +113,7 @@ def test_text_canaries_avoid_every_real_text_and_respect_the_size_limit() -> Non
     made = canary_items("embed-text", named, random.Random(9), avoid=avoid)
     assert [name for name, _ in made] == [name for name, _ in named]
     assert not item_digests([text for _, text in made]) & avoid
-    assert all(len(text.encode()) <= MAX_TEXT_BYTES for _, text in made)
+    assert all(isinstance(text, str) and len(text.encode()) <= MAX_TEXT_BYTES for _, text in made)
 
 
 def test_an_unknown_task_kind_is_a_clear_error() -> None:
