@@ -56,10 +56,14 @@ OUTPUT_SPEC = {"dtype": "int32", "shape": [-1, NUM_CLASSES], "meaning": "logit a
 POOL_SPATIAL = (INPUT_SIZE // 32) ** 2  # MobileNetV2 downsamples by 32 before the pool
 
 
-def exact_network(quant: QuantMobileNetV2) -> Int8MobileNetV2 | FastMobileNetV2:
+def exact_network(
+    quant: QuantMobileNetV2, reference_kernels: bool = False
+) -> Int8MobileNetV2 | FastMobileNetV2:
     """The fast float-carrier kernels when their exactness bounds hold for this model's
-    numbers (checked here, once per load), else the int64 reference kernels. Both give
-    identical bytes; the choice only affects speed."""
+    numbers (checked here, once per load), else (or when asked) the int64 reference
+    kernels. Both give identical bytes; the choice only affects speed."""
+    if reference_kernels:
+        return Int8MobileNetV2(quant)
     try:
         return FastMobileNetV2(quant, POOL_SPATIAL)
     except NotExact:
@@ -180,8 +184,9 @@ class LoadedModel:
         return result
 
 
-def load_model(model_bytes: bytes) -> LoadedModel:
-    """Validate a model file and prepare it; raises ModelFormatError with the reason."""
+def load_model(model_bytes: bytes, reference_kernels: bool = False) -> LoadedModel:
+    """Validate a model file and prepare it; raises ModelFormatError with the reason.
+    reference_kernels=True skips the fast kernels (benchmarks and cross-checks)."""
     info = model_info(model_bytes)
     if info.runtime != EXACT_RUNTIME or info.tier != EXACT_TIER:
         raise ModelFormatError(
@@ -200,7 +205,7 @@ def load_model(model_bytes: bytes) -> LoadedModel:
         quant = from_tensors(decoded.tensors)
     except QuantModelError as exc:
         raise ModelFormatError(f"model tensors are invalid: {exc}") from exc
-    return LoadedModel(info, exact_network(quant), logit_scale)
+    return LoadedModel(info, exact_network(quant, reference_kernels), logit_scale)
 
 
 def run_shard(model: LoadedModel, input_bytes: bytes) -> bytes:

@@ -17,7 +17,13 @@ from p2pfleet.inference.exact_bounds import F64_EXACT, NotExact, check_requantis
 from p2pfleet.inference.geometry import pad_hw
 from p2pfleet.inference.modelfile import decode_model
 from p2pfleet.inference.qmodel import QuantConv, QuantMobileNetV2, from_tensors
-from p2pfleet.inference.runtime import POOL_SPATIAL, LoadedModel, exact_network
+from p2pfleet.inference.runtime import (
+    POOL_SPATIAL,
+    LoadedModel,
+    exact_network,
+    load_model,
+    run_shard,
+)
 from p2pfleet.inference.tensors import encode_tensor
 
 from .test_int8_kernels import _random_conv, _reference_requantise
@@ -40,8 +46,14 @@ def _edge_images() -> npt.NDArray[np.uint8]:
     return np.concatenate([noise, np.stack([black, white, checker])])
 
 
-def test_built_model_loads_on_the_fast_path(model: LoadedModel) -> None:
+def test_built_model_loads_on_the_fast_path(
+    model: LoadedModel, model_bytes: bytes, photo_batch: npt.NDArray[np.uint8]
+) -> None:
     assert model.fast_kernels
+    reference = load_model(model_bytes, reference_kernels=True)
+    assert not reference.fast_kernels
+    images = photo_batch[:3]
+    assert run_shard(model, encode_tensor(images)) == run_shard(reference, encode_tensor(images))
 
 
 def test_fast_and_reference_paths_give_identical_bytes(
