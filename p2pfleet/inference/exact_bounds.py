@@ -92,3 +92,22 @@ def check_requantisation(
             f"{what}: channel {channel} products reach {bound} with shift {shift}; "
             "float64 could round inside the clip window"
         )
+
+
+def fused_gemm_is_exact(
+    weight: npt.NDArray[np.integer[Any]],
+    inputs: ValueRange,
+    multipliers: list[int],
+    offsets: list[int],
+) -> bool:
+    """Whether x @ (w * m*2^-s) + offset*2^-s can run as one float64 GEMM, exactly.
+
+    Column n holds integers times 2^-s_n; every partial sum, in any order, is at most
+    max|x| * sum_k |w_kn| * m_n + |offset_n| such units, so below 2^53 nothing rounds.
+    """
+    w = np.abs(weight.astype(np.int64)).reshape(-1, weight.shape[-1])
+    scale = max_abs(inputs)
+    return all(
+        scale * int(column) * m + abs(offset) < F64_EXACT
+        for column, m, offset in zip(w.sum(axis=0), multipliers, offsets, strict=True)
+    )

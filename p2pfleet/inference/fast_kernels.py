@@ -27,6 +27,7 @@ from p2pfleet.inference.exact_bounds import (
     ValueRange,
     accumulator_bounds,
     check_requantisation,
+    fused_gemm_is_exact,
     gemm_carrier,
     max_abs,
 )
@@ -36,6 +37,7 @@ from p2pfleet.inference.qmodel import QuantAdd, QuantConv, QuantMobileNetV2, Qua
 F32Array = npt.NDArray[np.float32]
 BLOCK_ELEMENTS = 1 << 15  # outputs per block: float64 work of 256 KiB stays in L2
 EINSUM_MIN_CHANNELS = 64  # depthwise: einsum from here, shifted views below
+FUSED_MAX_K = 32  # pointwise: one float64 GEMM does the requantisation up to this K
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,13 @@ class Requant:
         work += self.offset
         np.clip(work, self.lo, self.hi, out=work)
         np.floor(work, out=out)  # integers in [lo, hi]: exact in float32
+
+    def finish(self, scaled: npt.NDArray[np.float64], out: F32Array) -> None:
+        """The tail of apply for a fused GEMM that already added scale and offset.
+        Floor is exact in float64; the cast to float32 can only round values beyond
+        2^24, monotonically, so they clip to the same bound as in apply."""
+        np.floor(scaled, out=out)
+        np.clip(out, self.lo, self.hi, out=out)
 
 
 def plan_requant(
@@ -94,6 +103,7 @@ class FastConv:
     pad: float  # the input zero point, as carried
     requant: Requant
     pad_out: float | None = None  # the next layer's pad when it is a 3x3 conv
+    fused: bool = False  # weight = [w * m*2^-s; offset*2^-s] in float64 (pointwise only)
 
 
 def plan_conv(conv: QuantConv, source: Carried) -> tuple[FastConv, Carried]:
@@ -122,8 +132,17 @@ def plan_conv(conv: QuantConv, source: Carried) -> tuple[FastConv, Carried]:
         window,
         conv.name,
     )
-    weight = conv.weight.astype(carrier)
     result = Carried((conv.clamp_min, conv.clamp_max), conv.out_zp)
+    multipliers = [int(m) for m in conv.multiplier]
+    if (
+        conv.kind == "pw"
+        and w2d.shape[0] <= FUSED_MAX_K
+        and fused_gemm_is_exact(w2d, inputs, multipliers, offsets)
+    ):
+        scaled = conv.weight.astype(np.float64) * requant.scale  # exact: w*m < 2^39
+        fused = np.vstack([scaled, requant.offset[None, :]])
+        return FastConv(conv.kind, conv.stride, fused, float(pad), requant, fused=True), result
+    weight = conv.weight.astype(carrier)
     return FastConv(conv.kind, conv.stride, weight, float(pad), requant), result
 
 
@@ -161,12 +180,20 @@ def _gemm_requant(layer: FastConv, x: F32Array, pad_next: float | None) -> F32Ar
     out = _padded_output((n, h, w, channels), pad_next)
     target = _interior(out, pad_next)
     rows = max(1, BLOCK_ELEMENTS // (w * channels))
+    if layer.fused:  # inputs plus a column of ones that picks up the offset row
+        extended = np.empty((rows * w, k + 1), dtype=np.float64)
+        extended[:, k] = 1.0
     for image in range(n):
         for r0 in range(0, h, rows):
             block = x[image, r0 : r0 + rows].reshape(-1, k)
-            acc = block.astype(layer.weight.dtype, copy=False) @ layer.weight
             dest = target[image, r0 : r0 + rows]
-            layer.requant.apply(acc.reshape(dest.shape), dest)
+            if layer.fused:
+                ext = extended[: len(block)]
+                ext[:, :k] = block
+                layer.requant.finish((ext @ layer.weight).reshape(dest.shape), dest)
+            else:
+                acc = block.astype(layer.weight.dtype, copy=False) @ layer.weight
+                layer.requant.apply(acc.reshape(dest.shape), dest)
     return out
 
 

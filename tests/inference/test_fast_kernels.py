@@ -198,3 +198,22 @@ def test_fallback_engages_when_the_bound_fails(
     images = photo_batch[:2]
     expected = int8_kernels.Int8MobileNetV2(broken).forward(images)
     assert _digest(net.forward(images)) == _digest(expected)
+
+
+@pytest.mark.parametrize("bias", [0, 2**23 - 2**15])
+def test_fused_pointwise_gemm_only_where_its_bound_holds(bias: int) -> None:
+    """Small-K pointwise convs fold the requantisation into one float64 GEMM; a bias too
+    large for that bound (bias * m near 2^53) keeps the separate requantisation, which
+    the clip-window rule still proves exact, with the same bytes."""
+    conv = _random_conv("pw", 7, 5, 1, seed=3)
+    conv = dataclasses.replace(
+        conv,
+        bias=np.array([bias, -bias, bias, 0, 17], dtype=np.int32),
+        multiplier=np.full(5, 2**30, dtype=np.int32),
+        shift=np.array([36, 36, 36, 40, 38], dtype=np.int32),
+    )
+    layer, _ = fast_kernels.plan_conv(conv, fast_kernels.Carried((-128, 127), 0))
+    assert layer.fused == (bias == 0)
+    x = np.random.default_rng(5).integers(-128, 128, size=(3, 5, 6, 7)).astype(np.int8)
+    expected = int8_kernels.conv_forward(int8_kernels.prepare_conv(conv), x)
+    np.testing.assert_array_equal(_fast_conv(conv, x, 0), expected)
