@@ -16,7 +16,10 @@ Work runs in row blocks that stay in L2; blocking cannot change an exact result.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -31,12 +34,13 @@ from p2pfleet.inference.exact_bounds import (
     gemm_carrier,
     max_abs,
 )
-from p2pfleet.inference.geometry import im2col_3x3, pad_hw, taps_3x3, windows_3x3
+from p2pfleet.inference.geometry import im2col_3x3, out_size, pad_hw, taps_3x3, windows_3x3
 from p2pfleet.inference.qmodel import QuantAdd, QuantConv, QuantMobileNetV2, QuantPool
 
 F32Array = npt.NDArray[np.float32]
 BLOCK_ELEMENTS = 1 << 15  # outputs per block: float64 work of 256 KiB stays in L2
 EINSUM_MIN_CHANNELS = 64  # depthwise: einsum from here, shifted views below
+GEMM_BLOCK_ELEMENTS = 1 << 17  # outputs per BLAS call
 FUSED_MAX_K = 32  # pointwise: one float64 GEMM does the requantisation up to this K
 
 
@@ -146,23 +150,56 @@ def plan_conv(conv: QuantConv, source: Carried) -> tuple[FastConv, Carried]:
     return FastConv(conv.kind, conv.stride, weight, float(pad), requant), result
 
 
-def conv_forward(layer: FastConv, y: F32Array) -> F32Array:
+class Scratch:
+    """Output buffers reused within one forward pass, by role. A fresh multi-megabyte
+    array per layer costs page faults that rival the arithmetic; per pass (not per
+    model) so concurrent runs never share one and nothing is held between runs."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, F32Array] = {}
+
+    def take(self, role: str | None, shape: tuple[int, ...]) -> F32Array:
+        if role is None:
+            return np.empty(shape, dtype=np.float32)
+        size = math.prod(shape)
+        buffer = self._buffers.get(role)
+        if buffer is None or buffer.size < size:
+            buffer = np.empty(size, dtype=np.float32)
+            self._buffers[role] = buffer
+        return buffer[:size].reshape(shape)
+
+
+def conv_forward(
+    layer: FastConv, y: F32Array, scratch: Scratch | None = None, role: str | None = None
+) -> F32Array:
     """One convolution + requantisation on a carried NHWC tensor (3x3 kinds take it
     padded). With layer.pad_out the result comes back padded by one pixel of that value,
-    ready for the following 3x3 convolution, so no separate padding copy is made."""
+    ready for the following 3x3 convolution, so no separate padding copy is made.
+    The result goes to scratch's buffer for role (which must not hold y), if given."""
+    make = partial((scratch or Scratch()).take, role)
     if layer.kind == "dw":
-        return _depthwise(layer, y, layer.pad_out)
+        return _depthwise(layer, y, _padded_output(make, y.shape, layer, y.shape[-1]))
     if layer.kind == "stem":
         y = im2col_3x3(y, layer.stride)
-    return _gemm_requant(layer, y, layer.pad_out)
+    return _gemm_requant(layer, y, _padded_output(make, y.shape, layer, 0))
 
 
-def _padded_output(shape: tuple[int, int, int, int], pad: float | None) -> F32Array:
-    """An NHWC output buffer; with pad, one pixel larger all round, border set to pad."""
-    n, h, w, c = shape
+def _padded_output(
+    make: Callable[[tuple[int, ...]], F32Array],
+    in_shape: tuple[int, ...],
+    layer: FastConv,
+    channels: int,
+) -> F32Array:
+    """The NHWC output buffer of layer for input in_shape; with layer.pad_out, one pixel
+    larger all round with the border set to it."""
+    n, h, w = in_shape[:3]
+    if layer.kind == "dw":
+        h, w = out_size(h - 2, layer.stride), out_size(w - 2, layer.stride)
+    c = channels or layer.weight.shape[-1]
+    pad = layer.pad_out
     if pad is None:
-        return np.empty(shape, dtype=np.float32)
-    out = np.empty((n, h + 2, w + 2, c), dtype=np.float32)
+        return make((n, h, w, c))
+    out = make((n, h + 2, w + 2, c))
     for border in (out[:, 0], out[:, -1], out[:, :, 0], out[:, :, -1]):
         border.fill(pad)
     return out
@@ -172,32 +209,38 @@ def _interior(out: F32Array, pad: float | None) -> F32Array:
     return out if pad is None else out[:, 1:-1, 1:-1]
 
 
-def _gemm_requant(layer: FastConv, x: F32Array, pad_next: float | None) -> F32Array:
-    """x [N,H,W,K] @ weight, requantised, a few image rows at a time (the block stays
-    in L2 between the GEMM and the requantisation)."""
+def _gemm_requant(layer: FastConv, x: F32Array, out: F32Array) -> F32Array:
+    """x [N,H,W,K] @ weight, requantised. GEMMs take many image rows at once (few BLAS
+    calls, so BLAS threads have work); requantisation walks each GEMM result in
+    L2-sized sub-blocks."""
     n, h, w, k = x.shape
     channels = layer.weight.shape[-1]
-    out = _padded_output((n, h, w, channels), pad_next)
-    target = _interior(out, pad_next)
-    rows = max(1, BLOCK_ELEMENTS // (w * channels))
+    target = _interior(out, layer.pad_out)
+    rows = max(1, GEMM_BLOCK_ELEMENTS // (w * channels))
+    sub = max(1, BLOCK_ELEMENTS // (w * channels))
     if layer.fused:  # inputs plus a column of ones that picks up the offset row
-        extended = np.empty((rows * w, k + 1), dtype=np.float64)
+        extended = np.empty((min(rows, h) * w, k + 1), dtype=np.float64)
         extended[:, k] = 1.0
     for image in range(n):
         for r0 in range(0, h, rows):
             block = x[image, r0 : r0 + rows].reshape(-1, k)
-            dest = target[image, r0 : r0 + rows]
             if layer.fused:
                 ext = extended[: len(block)]
                 ext[:, :k] = block
-                layer.requant.finish((ext @ layer.weight).reshape(dest.shape), dest)
+                acc = ext @ layer.weight
             else:
                 acc = block.astype(layer.weight.dtype, copy=False) @ layer.weight
-                layer.requant.apply(acc.reshape(dest.shape), dest)
+            acc = acc.reshape(-1, w, channels)
+            for s0 in range(0, len(acc), sub):
+                dest = target[image, r0 + s0 : r0 + s0 + sub]
+                if layer.fused:
+                    layer.requant.finish(acc[s0 : s0 + sub], dest)
+                else:
+                    layer.requant.apply(acc[s0 : s0 + sub], dest)
     return out
 
 
-def _depthwise(layer: FastConv, padded: F32Array, pad_next: float | None) -> F32Array:
+def _depthwise(layer: FastConv, padded: F32Array, out: F32Array) -> F32Array:
     """Nine taps summed in float32 (exact: |sum| < 2^24), a few output rows at a time.
 
     Wide tensors use one einsum over the 3x3 window view (no temporaries); narrow ones
@@ -206,8 +249,7 @@ def _depthwise(layer: FastConv, padded: F32Array, pad_next: float | None) -> F32
     stride = layer.stride
     windows = windows_3x3(padded, stride)
     n, out_h, out_w, _, _, c = windows.shape
-    out = _padded_output((n, out_h, out_w, c), pad_next)
-    target = _interior(out, pad_next)
+    target = _interior(out, layer.pad_out)
     rows = max(1, BLOCK_ELEMENTS // (out_w * c))
     acc = np.empty((rows, out_w, c), dtype=np.float32)
     narrow = c < EINSUM_MIN_CHANNELS
@@ -258,10 +300,11 @@ def plan_add(add: QuantAdd, first: Carried, second: Carried) -> tuple[FastAdd, C
     return fast, Carried((add.clamp_min, add.clamp_max), add.z_out)
 
 
-def residual_add(add: FastAdd, y1: F32Array, y2: F32Array) -> F32Array:
+def residual_add(add: FastAdd, y1: F32Array, y2: F32Array, out: F32Array | None = None) -> F32Array:
+    """The requantised sum; out may be y2 (read fully before out is written)."""
     total = np.multiply(y1, add.m1, dtype=np.float64)  # |y*m| < 2^8 * 2^31: exact
     total += np.multiply(y2, add.m2, dtype=np.float64)  # the sum < 2^40: exact
-    out = np.empty(y1.shape, dtype=np.float32)
+    out = np.empty(y1.shape, dtype=np.float32) if out is None else out
     add.requant.apply(total, out)
     return out
 
@@ -327,12 +370,18 @@ class FastMobileNetV2:
         return result
 
     def forward(self, images: npt.NDArray[np.uint8]) -> npt.NDArray[np.int32]:
-        x = conv_forward(self._stem, pad_hw(self.quantise_input(images), self._stem.pad))
+        # buffers: "wide" feeds a depthwise conv, "narrow" leaves one, and the block
+        # outputs alternate between two slots so a block's input survives for its add
+        scratch, slot = Scratch(), 0
+        x = pad_hw(self.quantise_input(images), self._stem.pad)
+        x = conv_forward(self._stem, x, scratch, "wide")
         for convs, add in self._blocks:
             y = x
             for layer in convs:
-                y = conv_forward(layer, y)
-            x = residual_add(add, x, y) if add is not None else y
+                role = "narrow" if layer.kind == "dw" else f"block{slot}"
+                y = conv_forward(layer, y, scratch, "wide" if layer.pad_out is not None else role)
+            x = residual_add(add, x, y, out=y) if add is not None else y
+            slot = 1 - slot
         x = conv_forward(self._head, x)
         n, h, w, c = x.shape
         if h * w != self._pool_spatial:
