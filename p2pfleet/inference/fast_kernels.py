@@ -40,7 +40,7 @@ from p2pfleet.inference.qmodel import QuantAdd, QuantConv, QuantMobileNetV2, Qua
 F32Array = npt.NDArray[np.float32]
 BLOCK_ELEMENTS = 1 << 15  # outputs per block: float64 work of 256 KiB stays in L2
 EINSUM_MIN_CHANNELS = 64  # depthwise: einsum from here, shifted views below
-GEMM_BLOCK_ELEMENTS = 1 << 17  # outputs per BLAS call
+GEMM_BLOCK_ELEMENTS = 1 << 20  # outputs per BLAS call
 FUSED_MAX_K = 32  # pointwise: one float64 GEMM does the requantisation up to this K
 
 
@@ -210,33 +210,37 @@ def _interior(out: F32Array, pad: float | None) -> F32Array:
 
 
 def _gemm_requant(layer: FastConv, x: F32Array, out: F32Array) -> F32Array:
-    """x [N,H,W,K] @ weight, requantised. GEMMs take many image rows at once (few BLAS
-    calls, so BLAS threads have work); requantisation walks each GEMM result in
-    L2-sized sub-blocks."""
+    """x [N,H,W,K] @ weight, requantised. Each GEMM takes many whole image rows, across
+    images (few BLAS calls: BLAS threads synchronise once per call); requantisation
+    walks each result in L2-sized sub-blocks that never straddle two images."""
     n, h, w, k = x.shape
     channels = layer.weight.shape[-1]
     target = _interior(out, layer.pad_out)
+    flat = x.reshape(n * h, w, k)  # image rows
     rows = max(1, GEMM_BLOCK_ELEMENTS // (w * channels))
     sub = max(1, BLOCK_ELEMENTS // (w * channels))
     if layer.fused:  # inputs plus a column of ones that picks up the offset row
-        extended = np.empty((min(rows, h) * w, k + 1), dtype=np.float64)
+        extended = np.empty((min(rows, n * h) * w, k + 1), dtype=np.float64)
         extended[:, k] = 1.0
-    for image in range(n):
-        for r0 in range(0, h, rows):
-            block = x[image, r0 : r0 + rows].reshape(-1, k)
+    for g0 in range(0, n * h, rows):
+        block = flat[g0 : g0 + rows].reshape(-1, k)
+        if layer.fused:
+            ext = extended[: len(block)]
+            ext[:, :k] = block
+            acc = ext @ layer.weight
+        else:
+            acc = block.astype(layer.weight.dtype, copy=False) @ layer.weight
+        acc = acc.reshape(-1, w, channels)
+        s0 = 0
+        while s0 < len(acc):
+            image, r0 = divmod(g0 + s0, h)
+            count = min(sub, len(acc) - s0, h - r0)
+            dest = target[image, r0 : r0 + count]
             if layer.fused:
-                ext = extended[: len(block)]
-                ext[:, :k] = block
-                acc = ext @ layer.weight
+                layer.requant.finish(acc[s0 : s0 + count], dest)
             else:
-                acc = block.astype(layer.weight.dtype, copy=False) @ layer.weight
-            acc = acc.reshape(-1, w, channels)
-            for s0 in range(0, len(acc), sub):
-                dest = target[image, r0 + s0 : r0 + s0 + sub]
-                if layer.fused:
-                    layer.requant.finish(acc[s0 : s0 + sub], dest)
-                else:
-                    layer.requant.apply(acc[s0 : s0 + sub], dest)
+                layer.requant.apply(acc[s0 : s0 + count], dest)
+            s0 += count
     return out
 
 
