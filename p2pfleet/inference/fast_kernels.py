@@ -8,10 +8,14 @@ kernel and thread count; exact_bounds proves that per layer when the model is lo
   bias, so requantisation never adds zero_point << shift, whose size would break the
   float64 bound at large shifts.
 - GEMMs (stem, pointwise, classifier) run on float32 when every partial sum stays
-  below 2^24, else float64; depthwise 3x3 is nine float32 multiply-adds (< 2^24).
+  below 2^24, else float64; depthwise 3x3 is nine float32 multiply-adds (< 2^24), by
+  einsum over a window view (shifted views when channels are few).
 - Requantisation: floor(clip(acc * m*2^-s + offset*2^-s, lo, hi)) in float64, written
-  straight into the next layer's float32 input (no int64 work, no int8 round trip).
-Work runs in row blocks that stay in L2; blocking cannot change an exact result.
+  straight into the next layer's float32 input (no int64 work, no int8 round trip);
+  small-K pointwise convs fold it into one float64 GEMM with a ones column.
+- Layers feeding a depthwise conv write their output pre-padded for it.
+Work runs in blocks sized for L2 and few BLAS calls; blocking cannot change an exact
+result.
 """
 
 from __future__ import annotations
