@@ -45,3 +45,17 @@ def im2col_3x3(padded: npt.NDArray[ScalarT], stride: int) -> npt.NDArray[ScalarT
     """Patches [N, H', W', 3*3*C] ordered (ky, kx, c), matching an HWIO weight reshape."""
     views = [view for _, _, view in taps_3x3(padded, stride)]
     return np.concatenate(views, axis=-1)
+
+
+def windows_3x3(padded: npt.NDArray[ScalarT], stride: int) -> npt.NDArray[ScalarT]:
+    """Read-only view [N, H', W', 3, 3, C] of every 3x3 window of a padded NHWC tensor."""
+    n, hp, wp, c = padded.shape
+    h, w = out_size(hp - 2, stride), out_size(wp - 2, stride)
+    sn, sh, sw, sc = padded.strides
+    view: npt.NDArray[ScalarT] = np.lib.stride_tricks.as_strided(
+        padded,
+        shape=(n, h, w, 3, 3, c),
+        strides=(sn, sh * stride, sw * stride, sh, sw, sc),
+        writeable=False,
+    )
+    return view

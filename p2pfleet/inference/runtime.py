@@ -13,12 +13,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from p2pfleet.inference.exact_bounds import NotExact
+from p2pfleet.inference.fast_kernels import FastMobileNetV2
 from p2pfleet.inference.images import INPUT_SIZE, sample_batch
 from p2pfleet.inference.int8_kernels import Int8MobileNetV2
 from p2pfleet.inference.labels import imagenet_labels, labels_sha256
 from p2pfleet.inference.mobilenet_v2 import NUM_CLASSES, fold_state_dict, softmax
 from p2pfleet.inference.modelfile import ModelFormatError, decode_model, encode_model
-from p2pfleet.inference.qmodel import QuantModelError, from_tensors, to_tensors
+from p2pfleet.inference.qmodel import QuantMobileNetV2, QuantModelError, from_tensors, to_tensors
 from p2pfleet.inference.quantize import calibrate, quantise_model
 from p2pfleet.inference.tensors import decode_tensor, encode_tensor
 from p2pfleet.inference.torch_legacy import bundled_weights_path, load_legacy_checkpoint
@@ -49,6 +51,23 @@ INPUT_SPEC = {
     "preprocess": "resize shorter side to 256 (PIL bilinear), centre crop 224",
 }
 OUTPUT_SPEC = {"dtype": "int32", "shape": [-1, NUM_CLASSES], "meaning": "logit accumulators"}
+
+
+POOL_SPATIAL = (INPUT_SIZE // 32) ** 2  # MobileNetV2 downsamples by 32 before the pool
+
+
+def exact_network(
+    quant: QuantMobileNetV2, reference_kernels: bool = False
+) -> Int8MobileNetV2 | FastMobileNetV2:
+    """The fast float-carrier kernels when their exactness bounds hold for this model's
+    numbers (checked here, once per load), else (or when asked) the int64 reference
+    kernels. Both give identical bytes; the choice only affects speed."""
+    if reference_kernels:
+        return Int8MobileNetV2(quant)
+    try:
+        return FastMobileNetV2(quant, POOL_SPATIAL)
+    except NotExact:
+        return Int8MobileNetV2(quant)
 
 
 class ModelInputError(ValueError):
@@ -124,10 +143,17 @@ def model_info(model_bytes: bytes) -> ModelInfo:
 class LoadedModel:
     """A validated exact-tier model ready to run."""
 
-    def __init__(self, info: ModelInfo, net: Int8MobileNetV2, logit_scale: float) -> None:
+    def __init__(
+        self, info: ModelInfo, net: Int8MobileNetV2 | FastMobileNetV2, logit_scale: float
+    ) -> None:
         self.info = info
         self._net = net
         self._logit_scale = logit_scale
+
+    @property
+    def fast_kernels(self) -> bool:
+        """True when this model runs on the float-carrier kernels (same bytes, faster)."""
+        return isinstance(self._net, FastMobileNetV2)
 
     def run(self, inputs: npt.NDArray[np.uint8]) -> npt.NDArray[np.int32]:
         """uint8 [N,224,224,3] RGB -> int32 [N,1000] logit accumulators (pure integers)."""
@@ -158,8 +184,9 @@ class LoadedModel:
         return result
 
 
-def load_model(model_bytes: bytes) -> LoadedModel:
-    """Validate a model file and prepare it; raises ModelFormatError with the reason."""
+def load_model(model_bytes: bytes, reference_kernels: bool = False) -> LoadedModel:
+    """Validate a model file and prepare it; raises ModelFormatError with the reason.
+    reference_kernels=True skips the fast kernels (benchmarks and cross-checks)."""
     info = model_info(model_bytes)
     if info.runtime != EXACT_RUNTIME or info.tier != EXACT_TIER:
         raise ModelFormatError(
@@ -178,7 +205,7 @@ def load_model(model_bytes: bytes) -> LoadedModel:
         quant = from_tensors(decoded.tensors)
     except QuantModelError as exc:
         raise ModelFormatError(f"model tensors are invalid: {exc}") from exc
-    return LoadedModel(info, Int8MobileNetV2(quant), logit_scale)
+    return LoadedModel(info, exact_network(quant, reference_kernels), logit_scale)
 
 
 def run_shard(model: LoadedModel, input_bytes: bytes) -> bytes:
