@@ -17,6 +17,7 @@ unchecked results in the job are redone with full replication.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from p2pfleet.core.energy import task_energy_wh
 from p2pfleet.core.reputation import AdaptivePolicy, NodeStanding
@@ -48,6 +49,9 @@ class Submitter:
         self.tally = Tally()
         self.jobs: list[SimJob] = []
         self.finished_jobs = 0
+        # Observers (tests, tools): every placement, and every run a node admitted.
+        self.on_assign: Callable[[SimShard, SimVehicle], None] = lambda shard, vehicle: None
+        self.on_start: Callable[[Run], None] = lambda run: None
         fleet.on_leave = self._vehicle_left
 
     # -- jobs and shards ---------------------------------------------------------------
@@ -145,6 +149,7 @@ class Submitter:
             self.tally.reassignments += 1
         run = Run(shard, vehicle, self.clock.now)
         shard.runs.append(run)
+        self.on_assign(shard, vehicle)
         return run
 
     def _admit(self, run: Run) -> None:
@@ -158,6 +163,7 @@ class Submitter:
         config = self.config
         self.fleet.advance_battery(vehicle)  # compute power starts now
         vehicle.running.append(run)
+        self.on_start(run)
         vehicle.has_model = True
         if not vehicle.at_home:
             vehicle.cellular_today_b += int(config.input_mb * 1_000_000)
