@@ -28,7 +28,8 @@ def test_departure_is_the_start_of_the_next_drive() -> None:
         ScheduleLeg(state=VehicleState.PARKED, duration_s=50),
         ScheduleLeg(state=VehicleState.DRIVING, duration_s=10),
     )
-    assert leg_at(legs, 120) == (1, pytest.approx(30))
+    index, left = leg_at(legs, 120)
+    assert index == 1 and left == pytest.approx(30)
     assert departure_in_s(legs, 20) == pytest.approx(130)
     assert departure_in_s(legs, 155) is None
     assert departure_in_s(legs, 160 + 20) == pytest.approx(130)  # it repeats
