@@ -48,7 +48,7 @@ def daily_plan(rng: random.Random) -> DailyPlan:
         stops += [(home, 0.0, True), (DRIVE, leave, False), (work, leave + commute, False)]
         arrive = leave_work + commute
         stops += [(DRIVE, leave_work, False), (home, arrive, True)]
-        if rng.random() < 0.4 and arrive + 3.5 * HOUR < DAY_S:  # evening errand
+        if rng.random() < 0.4 and arrive + 4.5 * HOUR < DAY_S:  # evening errand (4 h at most)
             errand = arrive + rng.uniform(0.5, 2.0) * HOUR
             hop = rng.uniform(0.2, 0.5) * HOUR
             shop = errand + hop + rng.uniform(0.3, 1.0) * HOUR

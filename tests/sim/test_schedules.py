@@ -14,7 +14,7 @@ from p2pfleet.sim.schedules import DAY_S, daily_plan
 
 def test_every_daily_plan_fills_one_day_and_drives() -> None:
     rng = random.Random(3)
-    for _ in range(500):
+    for _ in range(20_000):
         plan = daily_plan(rng)
         assert sum(leg.duration_s for leg in plan.legs) == pytest.approx(DAY_S)
         assert len(plan.at_home) == len(plan.legs)
