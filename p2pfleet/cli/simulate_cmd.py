@@ -32,6 +32,7 @@ def register(commands: Any) -> None:
         help="colluding, lazy, flaky, always, sometimes, patient or mixed (default colluding)",
     )
     add("--cheat-rate", type=float, default=0.1, help="how often 'sometimes' cheaters cheat")
+    add("--flaky-rate", type=float, default=0.2, help="how often 'flaky' nodes drop a shard")
     add("--policy", default="exact-unanimous", help="exact-unanimous (default) or adaptive")
     add("--replicas", type=int, help="k agreeing replicas (default 6; adaptive 2)")
     add("--max-replicas", type=int, help="escalation cap (default 9; adaptive 5)")
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
             byzantine=args.byzantine,
             behaviour=args.behaviour,
             cheat_rate=args.cheat_rate,
+            flaky_rate=args.flaky_rate,
             policy=args.policy,
             replicas=args.replicas,
             max_replicas=args.max_replicas,

@@ -95,7 +95,7 @@ def test_the_counts_add_up() -> None:
     assert all(not v.running for v in sim.vehicles)
     assert report.replica_runs == sum(v.runs for v in sim.vehicles)
     assert math.isclose(report.energy_wh_total, sum(v.energy_total_wh for v in sim.vehicles))
-    assert report.energy_wh_per_vehicle * report.vehicles == report.energy_wh_total
+    assert math.isclose(report.energy_wh_per_vehicle * report.vehicles, report.energy_wh_total)
     assert report.overhead_pct == 100 * (report.replica_runs - 300) / 300
     assert report.cheaters_caught + report.honest_penalised == len(tally.caught)
     assert report.abandoned > 0 and report.reassignments > 0
