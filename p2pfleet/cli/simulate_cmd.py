@@ -89,6 +89,6 @@ def run(args: argparse.Namespace) -> int:
         print_json({**report.to_dict(), "wall_s": round(wall_s, 1)})
         return EXIT_OK
     for line in report.lines():
-        out.print(line, markup=False)
+        out.print(line, markup=False, soft_wrap=True)
     out.print(f"ran {report.events} events in {wall_s:.1f} s of wall time (one core)", markup=False)
     return EXIT_OK
