@@ -31,9 +31,15 @@ class EventQueue:
         self.at(self.now + delay_s, handler, arg)
 
     def run(self, *, until_s: float, stop: Callable[[], bool] = lambda: False) -> None:
-        """Process events in time order until `until_s`, the queue is empty, or `stop()`."""
+        """Process events in time order until `stop()` holds or the next one is after `until_s`.
+
+        Stopped by `stop()`, the clock stays at the last event's time;
+        otherwise it ends at `until_s`.
+        """
         heap = self._heap
-        while heap and not stop():
+        while heap:
+            if stop():
+                return
             when, _, handler, arg = heap[0]
             if when > until_s:
                 break
@@ -41,5 +47,4 @@ class EventQueue:
             self.now = when
             self.processed += 1
             handler(arg)
-        if not heap or heap[0][0] > until_s:
-            self.now = max(self.now, min(until_s, heap[0][0] if heap else until_s))
+        self.now = max(self.now, until_s)

@@ -111,11 +111,16 @@ class FleetDynamics:
 
     # -- owner policy and adverts ------------------------------------------------------
 
-    def facts(self, vehicle: SimVehicle) -> VehicleFacts:
+    def _roll_day(self, vehicle: SimVehicle) -> None:
+        """At local midnight the ledger's daily energy and data totals start again."""
         now = self.clock.now
-        if now >= vehicle.day_start_s + SECONDS_PER_DAY:  # the ledger's day rolls over
+        if now >= vehicle.day_start_s + SECONDS_PER_DAY:
             vehicle.day_start_s = local_day_start(now, vehicle.utc_offset_s)
             vehicle.energy_today_wh, vehicle.cellular_today_b = 0.0, 0
+
+    def facts(self, vehicle: SimVehicle) -> VehicleFacts:
+        """What the node daemon tells core.policy.decide about its car right now."""
+        self._roll_day(vehicle)
         return VehicleFacts(
             state=vehicle.state,
             battery_pct=round(vehicle.battery_pct),

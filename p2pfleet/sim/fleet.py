@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from p2pfleet.core.advert import SignedAdvert, VehicleState
-from p2pfleet.core.energy import BatteryModel
+from p2pfleet.core.energy import BatteryModel, local_day_start
 from p2pfleet.core.policy import HourWindow, OwnerPolicy, PolicyMemory
 from p2pfleet.core.task_messages import RejectReason
 from p2pfleet.sim.byzantine import BYZANTINE, Behaviour
@@ -56,7 +56,7 @@ class SimVehicle:
     seq: int = 0
     has_model: bool = False
     recheck_pending: bool = False
-    day_start_s: float = 0.0
+    day_start_s: float = 0.0  # the vehicle's last local midnight, simulated seconds
     energy_today_wh: float = 0.0
     cellular_today_b: int = 0
     energy_total_wh: float = 0.0
@@ -124,6 +124,7 @@ def build_fleet(config: SimConfig, rng: random.Random) -> list[SimVehicle]:
                 tier_watts=rng.choice(TIERS_W),
                 behaviour=behaviour_of.get(index, Behaviour.HONEST),
                 battery_pct=rng.uniform(35.0, 95.0),
+                day_start_s=local_day_start(0.0, offset_h * 3600.0),
             )
         )
     return vehicles

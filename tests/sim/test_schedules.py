@@ -1,4 +1,4 @@
-"""Daily plans and the shared schedule functions (core.mobility)."""
+"""Daily plans, the shared schedule functions (core.mobility), the clock and the day ledger."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from p2pfleet.core.advert import VehicleState
 from p2pfleet.core.mobility import ScheduleLeg, departure_in_s, leg_at
+from p2pfleet.sim import SimConfig, Simulation
 from p2pfleet.sim.clock import EventQueue
 from p2pfleet.sim.schedules import DAY_S, daily_plan
 
@@ -48,3 +49,14 @@ def test_the_clock_runs_events_in_time_then_schedule_order() -> None:
     clock.after(-3.0, seen.append, "never in the past")
     clock.run(until_s=100.0)
     assert seen[3:] == ["never in the past", "late"]
+
+
+def test_energy_and_data_totals_restart_at_local_midnight() -> None:
+    sim = Simulation(SimConfig(vehicles=40, shards=1, regions=3))
+    east = next(v for v in sim.vehicles if v.region == "ap-northeast")  # UTC+9
+    east.energy_today_wh = 99.0
+    sim.clock.now = 14.5 * 3600  # 23:30 local on day 0
+    sim.fleet.facts(east)
+    assert east.energy_today_wh == 99.0
+    sim.clock.now = 15.5 * 3600  # 00:30 local on day 1
+    assert sim.fleet.facts(east).energy_used_today_wh == 0.0
