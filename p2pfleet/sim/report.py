@@ -61,8 +61,9 @@ class SimReport:
         def minutes(value: float | None) -> str:
             return "n/a" if value is None else f"{value:.1f} min"
 
-        refusals = ", ".join(f"{k} {v}" for k, v in sorted(self.refusals.items())) or "none"
-        withheld = ", ".join(f"{k} {v:.0f} h" for k, v in self.withheld_hours.items()) or "none"
+        refused = sum(self.refusals.values())
+        refusals = ", ".join(f"{k} {v}" for k, v in sorted(self.refusals.items()))
+        held = ", ".join(f"{k} {v:.0f}" for k, v in self.withheld_hours.items()) or "none"
         return [
             f"fleet            {self.vehicles} vehicles, {self.owners} owners, "
             f"{self.regions} regions, {self.byzantine_vehicles} Byzantine ({self.behaviour})",
@@ -84,6 +85,6 @@ class SimReport:
             f"energy           {self.energy_wh_per_vehicle:.1f} Wh per vehicle "
             f"({self.energy_wh_per_working_vehicle:.1f} Wh per working vehicle, "
             f"max {self.energy_wh_max_vehicle:.0f} Wh; {self.working_vehicles} worked)",
-            f"owner refusals   {refusals} (assignments refused at admission)",
-            f"parked time held back by owners {withheld}",
+            f"owner policy     refused {refused} assignments{f' ({refusals})' if refused else ''}; "
+            f"parked hours held back: {held}",
         ]

@@ -34,7 +34,7 @@ def test_text_report(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, *SMALL, "--seed", "4")
     assert code == 0
     assert "shards completed 100/100" in out
-    assert "wrong accepted" in out and "energy" in out and "owner refusals" in out
+    assert "wrong accepted" in out and "energy" in out and "owner policy" in out
 
 
 @pytest.mark.parametrize(
