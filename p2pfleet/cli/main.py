@@ -13,11 +13,13 @@ from p2pfleet.cli import (
     models_cmd,
     node_cmd,
     region_cert_cmd,
+    simulate_cmd,
     submit_cmd,
 )
 from p2pfleet.cli.console import err
 
 COMMANDS = (node_cmd, submit_cmd, explore_cmd, demo_cmd, keygen_cmd, models_cmd, region_cert_cmd)
+COMMANDS_MORE = (simulate_cmd,)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version="p2pfleet 0.1.0")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in COMMANDS:
+    for module in (*COMMANDS, *COMMANDS_MORE):
         module.register(commands)
     return parser
 

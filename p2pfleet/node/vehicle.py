@@ -18,6 +18,8 @@ import trio
 
 from p2pfleet.core.advert import VehicleState
 from p2pfleet.core.energy import BatteryModel
+from p2pfleet.core.mobility import ScheduleLeg as ScheduleLeg  # re-exported for node config
+from p2pfleet.core.mobility import departure_in_s, leg_at
 
 
 class Link(StrEnum):
@@ -79,16 +81,6 @@ class StatusBroadcast:
         """Block until the next state change, then return the new status."""
         await self._changed.wait()
         return self._status
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ScheduleLeg:
-    state: VehicleState
-    duration_s: float
-
-    def __post_init__(self) -> None:
-        if not self.duration_s > 0:
-            raise ValueError("a schedule leg needs duration_s > 0")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -165,31 +157,12 @@ class SimulatedVehicle:
 
     def leg_at(self, elapsed_s: float) -> tuple[ScheduleLeg, float]:
         """The schedule leg at `elapsed_s` since start, and the seconds left in it."""
-        legs = self._config.schedule
-        period = sum(leg.duration_s for leg in legs)
-        offset = elapsed_s % period
-        for leg in legs:
-            if offset < leg.duration_s:
-                return leg, leg.duration_s - offset
-            offset -= leg.duration_s
-        return legs[-1], 0.0  # unreachable except by float rounding
+        index, left = leg_at(self._config.schedule, elapsed_s)
+        return self._config.schedule[index], left
 
     def predicted_departure_s(self, elapsed_s: float) -> float | None:
         """Seconds until the schedule next drives; None while driving or without driving."""
-        legs = self._config.schedule
-        leg, left = self.leg_at(elapsed_s)
-        if leg.state is VehicleState.DRIVING or not any(
-            leg.state is VehicleState.DRIVING for leg in legs
-        ):
-            return None
-        waited = left
-        index = legs.index(leg)
-        for step in range(1, len(legs) + 1):
-            nxt = legs[(index + step) % len(legs)]
-            if nxt.state is VehicleState.DRIVING:
-                return waited
-            waited += nxt.duration_s
-        return None
+        return departure_in_s(self._config.schedule, elapsed_s)
 
     def _apply_schedule(self, elapsed_s: float) -> None:
         leg, _ = self.leg_at(elapsed_s)
