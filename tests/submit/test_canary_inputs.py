@@ -34,10 +34,12 @@ from .helpers import QUIET, client_config, honest_hashes, share_cpu, write_photo
 PHOTOS = sample_photos()
 
 
-def test_no_canary_input_equals_a_real_input_and_no_shard_hash_is_shared() -> None:
+def test_no_canary_input_equals_a_real_input_and_no_shard_hash_is_shared(
+    mobilenet_int8: bytes,
+) -> None:
     spec = JobSpec(inputs="unused", shard_size=2)
     plan = plan_job(
-        Identity(bytes(32)), spec, bytes(32), PHOTOS, 0, canaries=8, rng=random.Random(5)
+        Identity(bytes(32)), spec, mobilenet_int8, PHOTOS, 0, canaries=8, rng=random.Random(5)
     )
     real = plan.real_shards
     canaries = [s for s in plan.shards if s.canary]
