@@ -36,6 +36,11 @@ def register(commands: Any) -> None:
     add("--policy", default="exact-unanimous", help="exact-unanimous (default) or adaptive")
     add("--replicas", type=int, help="k agreeing replicas (default 6; adaptive 2)")
     add("--max-replicas", type=int, help="escalation cap (default 9; adaptive 5)")
+    add(
+        "--on-dispute",
+        default="recompute",
+        help="recompute (default: the submitter settles it) or escalate (more replicas)",
+    )
     add("--canary-rate", type=float, default=0.05, help="adaptive: canaries per real shard")
     add("--trust-after", type=int, default=10, help="adaptive: valid results before trust")
     add("--trust-cap", type=int, default=20, help="adaptive: trusted nodes checked >= 1/cap")
@@ -69,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
             policy=args.policy,
             replicas=args.replicas,
             max_replicas=args.max_replicas,
+            on_dispute=args.on_dispute,
             adaptive=AdaptivePolicy(
                 trust_after=args.trust_after,
                 trust_cap=args.trust_cap,

@@ -9,6 +9,7 @@ from p2pfleet.sim.byzantine import Behaviour
 from p2pfleet.submit.job import (
     ADAPTIVE_MAX_REPLICAS,
     ADAPTIVE_REPLICAS,
+    ON_DISPUTE,
     POLICIES,
     POLICY_ADAPTIVE,
     SAFE_MAX_REPLICAS,
@@ -48,6 +49,7 @@ class SimConfig:
     policy: str = "exact-unanimous"
     replicas: int | None = None  # None: the policy's default (6, or 2 for adaptive)
     max_replicas: int | None = None
+    on_dispute: str = "recompute"  # or "escalate" (submit JobSpec.on_dispute)
     adaptive: AdaptivePolicy = field(default_factory=AdaptivePolicy)
     churn: float = 0.1  # fraction of parked periods cut short by an unplanned trip
     shard_minutes: float = 5.0  # a shard's runtime on a 100 W compute tier
@@ -69,6 +71,7 @@ class SimConfig:
             (0.0 <= self.cheat_rate <= 1.0, "cheat_rate must be within [0, 1]"),
             (0.0 <= self.flaky_rate <= 0.8, "flaky_rate must be within [0, 0.8]"),
             (self.policy in POLICIES, f"policy must be one of {', '.join(POLICIES)}"),
+            (self.on_dispute in ON_DISPUTE, f"on_dispute must be one of {', '.join(ON_DISPUTE)}"),
             (self.shard_minutes > 0 and self.arrival_hours > 0, "times must be positive"),
             (self.max_in_flight_per_node >= 1, "max_in_flight_per_node must be >= 1"),
             (self.view_size >= 1 and self.retry_s > 0 and self.max_days > 0, "bad limits"),

@@ -67,7 +67,11 @@ class Submitter:
         if canary:
             quorum = ShardQuorum(replicas=1, max_replicas=CANARY_MAX_REPLICAS)
         else:
-            quorum = ShardQuorum(replicas=self.config.k, max_replicas=self.config.cap)
+            quorum = ShardQuorum(
+                replicas=self.config.k,
+                max_replicas=self.config.cap,
+                settle_disputes=self.config.on_dispute == "recompute",
+            )
         solo = self.policy is not None and not canary and not force_check
         self._progress(SimShard(job, index, canary, quorum, solo))
 
@@ -96,7 +100,7 @@ class Submitter:
             decision = quorum.decide()
             if decision.status is QuorumStatus.ACCEPTED:
                 self._accept(shard, decision)
-            elif decision.status is QuorumStatus.FAILED:
+            elif decision.status in (QuorumStatus.DISPUTED, QuorumStatus.FAILED):
                 self._settle_locally(shard)
             elif decision.status is QuorumStatus.NEED_MORE:
                 if self._place_more(shard, decision.replicas_to_add) < decision.replicas_to_add:
@@ -264,7 +268,7 @@ class Submitter:
             self.finished_jobs += 1
 
     def _settle_locally(self, shard: SimShard) -> None:
-        """No quorum within the cap: the submitter recomputes; whoever disagrees was wrong."""
+        """A dispute (or no quorum within the cap): the submitter recomputes; dissenters were wrong."""
         self.tally.recomputed += 1
         right = right_answer(shard.job.shard_id(shard.index))
         votes = shard.quorum.votes

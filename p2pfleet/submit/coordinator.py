@@ -3,8 +3,10 @@
 Theory of operation: place `replicas` copies on random eligible nodes of
 distinct owners; every commit is a vote (core.verify.ShardQuorum). A loss
 (reject, signed abandon, reset stream, timeout, or the node's advert
-expiring or turning to driving) or a disagreement places more copies at
-once, up to the mode's cap. Commit-then-reveal: nobody uploads an output
+expiring or turning to driving) places another copy at once; a node that lost may take the shard once more (placement_exclusions).
+A disagreement waits for the outstanding votes, then the runner settles the
+shard with its own run (or, with settle_disputes off, more replicas are
+placed up to the mode's cap). Commit-then-reveal: nobody uploads an output
 before the quorum is in; then exactly one agreeing replica, chosen at random,
 reveals its signed output, which must hash to the agreed value. The others'
 signed commitments were their votes. Tolerant tier (mode.tolerant): once
@@ -44,6 +46,10 @@ from p2pfleet.submit.reveals import MISMATCHED_REVEAL, TolerantReveals
 ReplicaSink = Callable[[int, Replica], None]  # (shard index, replica with a final vote or loss)
 
 CHURN_POLL_S = 0.2  # advert expiry is a matter of time, not of a new message
+# A node whose replica was lost without a vote (busy, reset, timed out) may take
+# the shard once more: on a small fleet a transient failure must not use it up.
+MAX_TRIES_PER_NODE = 2
+_LOST = frozenset({ReplicaOutcome.REJECTED, ReplicaOutcome.ABANDONED, ReplicaOutcome.FAILED})
 
 
 class ShardFailedError(Exception):
@@ -86,6 +92,7 @@ class ShardMode:
     solo: Callable[[SignedAdvert], bool] | None = None
     agree: Agreement = exact_agreement
     tolerant: bool = False  # every replica reveals; votes are outputs compared by `agree`
+    settle_disputes: bool = True  # a disagreement goes to a local run (False: escalate)
 
 
 class Capacity:
@@ -147,7 +154,10 @@ class ShardCoordinator:
     async def run(self, shard: ShardPlan, mode: ShardMode) -> ShardRecord:
         record = ShardRecord(shard)
         quorum = ShardQuorum(
-            replicas=mode.replicas, max_replicas=mode.max_replicas, agree=mode.agree
+            replicas=mode.replicas,
+            max_replicas=mode.max_replicas,
+            agree=mode.agree,
+            settle_disputes=mode.settle_disputes,
         )
         send, receive = trio.open_memory_channel[Replica](math.inf)
         reveals = TolerantReveals() if mode.tolerant else None
@@ -201,9 +211,17 @@ class ShardCoordinator:
         receive: trio.MemoryReceiveChannel[Replica],
         reveals: TolerantReveals | None,
     ) -> QuorumDecision:
-        """Count commits (or tolerant reveals) and losses, escalating, until a quorum accepts."""
+        """Count commits (or tolerant reveals) and losses until a quorum accepts.
+
+        A dispute (or, escalating, a cap reached without agreement) raises an
+        undecided ShardFailedError: the runner settles the shard with its own run.
+        """
         shard = record.shard
         while (decision := quorum.decide()).status is not QuorumStatus.ACCEPTED:
+            if decision.status is QuorumStatus.DISPUTED:
+                raise ShardFailedError(
+                    f"shard {shard.index}: replicas disagree", record=record, undecided=True
+                )
             if decision.status is QuorumStatus.FAILED:
                 raise ShardFailedError(
                     f"shard {shard.index}: no {mode.replicas} agreeing replicas "
@@ -244,7 +262,8 @@ class ShardCoordinator:
                 EventKind.DISPUTED,
                 index,
                 replica.node_key,
-                detail="replicas disagree; escalating",
+                detail="replicas disagree; "
+                + ("settling locally" if quorum.settle_disputes else "escalating"),
             )
 
     def _count_loss(
@@ -351,7 +370,8 @@ class ShardCoordinator:
         deadline_ms = self._plan.manifest.manifest.deadline_ms
         while count > 0:
             live = self._peers.live()
-            exclude = {r.node_key for r in record.replicas} | self.banned
+            used_nodes, used_owners = placement_exclusions(record.replicas)
+            exclude = used_nodes | self.banned
             if mode.admit is not None:
                 exclude |= {s.node_key for s in live if not mode.admit(s)}
             chosen = choose_replicas(
@@ -361,7 +381,7 @@ class ShardCoordinator:
                 now_ms=now_ms(),
                 rng=self._rng,
                 exclude_nodes=exclude,
-                exclude_owners={r.advert.advert.owner for r in record.replicas},
+                exclude_owners=used_owners,
                 load=dict(self._capacity.load),
                 max_load=self._capacity.max_per_node,
                 job_load=dict(self._capacity.assigned),
@@ -403,3 +423,19 @@ class ShardCoordinator:
 
                         waiters.start_soon(first_of, self._peers.wait_changed)
                         waiters.start_soon(first_of, self._capacity.wait_changed)
+
+
+def placement_exclusions(replicas: list[Replica]) -> tuple[set[bytes], set[bytes]]:
+    """Nodes and owners a shard may not be placed on again.
+
+    Excluded: every node that voted or still computes (and its owner), and
+    nodes that have used up MAX_TRIES_PER_NODE on losses.
+    """
+    tries = Counter(r.node_key for r in replicas)
+    nodes = {
+        r.node_key
+        for r in replicas
+        if r.outcome not in _LOST or tries[r.node_key] >= MAX_TRIES_PER_NODE
+    }
+    owners = {r.advert.advert.owner for r in replicas if r.outcome not in _LOST}
+    return nodes, owners

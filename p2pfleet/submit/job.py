@@ -4,8 +4,10 @@ Verification policies (README "Submitting jobs"):
 
 - `exact-unanimous` (default, k = 6): every shard runs on k nodes of distinct
   owners and is accepted only when all k commits agree bit for bit; a
-  disagreement escalates up to `max_replicas`. P(accept wrong) <= f**k: with
-  k = 6, <= 1e-6 at f = 10% colluding Byzantine slots.
+  disagreement is settled by the submitter's own run (`on_dispute =
+  "recompute"`, default) or escalates up to `max_replicas` (`"escalate"`,
+  which weakens the bound). P(accept wrong) <= f**k: with k = 6, <= 1e-6 at
+  f = 10% colluding Byzantine slots.
 - `tolerant-unanimous`: the same k-unanimity; the tier is always the model's
   (a float model's replicas agree by its comparator, protocol/task.md), so
   either name works with any model.
@@ -31,6 +33,7 @@ POLICY_EXACT = "exact-unanimous"
 POLICY_TOLERANT = "tolerant-unanimous"
 POLICY_ADAPTIVE = "adaptive"
 POLICIES = (POLICY_EXACT, POLICY_TOLERANT, POLICY_ADAPTIVE)
+ON_DISPUTE = ("recompute", "escalate")
 SAFE_REPLICAS = 6  # f**6 <= 1e-6 at f = 0.1 (core.verify.replicas_for_bound(0.1, 1e-6))
 SAFE_MAX_REPLICAS = 9
 ADAPTIVE_REPLICAS = 2
@@ -56,6 +59,7 @@ class JobSpec:
     policy: str = POLICY_EXACT
     replicas: int = SAFE_REPLICAS
     max_replicas: int = SAFE_MAX_REPLICAS
+    on_dispute: str = "recompute"  # or "escalate": more replicas instead of a local run
     canary_rate: float = 0.05  # adaptive: hidden canary shards per real shard
     trust_after: int = 10  # adaptive: consecutive valid results before trust
     trust_cap: int = 20  # adaptive: a trusted node is still checked >= 1/trust_cap
@@ -71,6 +75,10 @@ class JobSpec:
         if self.policy not in POLICIES:
             raise JobSpecError(
                 f"policy {self.policy!r} is unknown; use one of {', '.join(POLICIES)}"
+            )
+        if self.on_dispute not in ON_DISPUTE:
+            raise JobSpecError(
+                f"on_dispute {self.on_dispute!r} is unknown; use one of {', '.join(ON_DISPUTE)}"
             )
         if not 0.0 < self.max_node_share <= 1.0:
             raise JobSpecError("max_node_share must be within (0, 1]")
@@ -115,7 +123,15 @@ _JOB_KEYS = {
     "max_node_share",
     "output_dir",
 }
-_VERIFY_KEYS = {"policy", "replicas", "max_replicas", "canary_rate", "trust_after", "trust_cap"}
+_VERIFY_KEYS = {
+    "policy",
+    "replicas",
+    "max_replicas",
+    "on_dispute",
+    "canary_rate",
+    "trust_after",
+    "trust_cap",
+}
 
 
 def load_job_spec(path: Path) -> JobSpec:

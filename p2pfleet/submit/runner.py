@@ -125,6 +125,7 @@ class JobRunner:
             max_replicas=self.spec.max_replicas,
             agree=self.agree,
             tolerant=self.tolerant,
+            settle_disputes=self.spec.on_dispute == "recompute",
         )
         if shard.canary:
             return replace(tier, replicas=1, max_replicas=CANARY_MAX_REPLICAS, reveal=False)
@@ -220,7 +221,7 @@ class JobRunner:
     async def _settle_locally(
         self, shard: ShardPlan, record: ShardRecord, reason: Exception
     ) -> None:
-        """No quorum within the cap: recompute here; whoever disagrees with it was wrong."""
+        """A dispute, or no quorum within the cap: recompute here; whoever disagrees was wrong."""
         self._event(EventKind.DISPUTED, shard.index, detail=f"{reason}; recomputing locally")
         output = await trio.to_thread.run_sync(self.model.run_bytes, shard.input_bytes)
         digest = hashlib.sha256(output).digest()

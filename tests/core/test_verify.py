@@ -1,4 +1,4 @@
-"""Exact-tier quorum: agreement, escalation, the cap, distinct owners."""
+"""Exact-tier quorum: agreement, disputes settled locally or by escalation, distinct owners."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ def test_agreement_is_accepted() -> None:
     assert set(decision.agreeing) == {node(1), node(2)} and decision.dissenting == ()
 
 
-def test_disagreement_needs_more_then_names_the_dissenter() -> None:
-    q = ShardQuorum(replicas=2, max_replicas=4)
+def test_escalating_disagreement_needs_more_then_names_the_dissenter() -> None:
+    q = ShardQuorum(replicas=2, max_replicas=4, settle_disputes=False)
     q.place(2)
     q.record_vote(node(1), owner(1), H1)
     q.record_vote(node(2), owner(2), H2)
@@ -44,7 +44,7 @@ def test_disagreement_needs_more_then_names_the_dissenter() -> None:
 
 
 def test_escalation_cap_fails() -> None:
-    q = ShardQuorum(replicas=2, max_replicas=3)
+    q = ShardQuorum(replicas=2, max_replicas=3, settle_disputes=False)
     q.place(2)
     q.record_vote(node(1), owner(1), H1)
     q.record_vote(node(2), owner(2), H2)
@@ -104,7 +104,7 @@ def test_unanimity_of_k_means_k_distinct_owners() -> None:
 
 def test_fails_at_once_when_the_cap_cannot_produce_agreement() -> None:
     # k=3, cap 4: three different answers leave one slot, but two more votes are needed.
-    quorum = ShardQuorum(replicas=3, max_replicas=4)
+    quorum = ShardQuorum(replicas=3, max_replicas=4, settle_disputes=False)
     quorum.place(3)
     for index, digest in enumerate((b"a" * 32, b"b" * 32, b"c" * 32)):
         quorum.record_vote(bytes([index]) * 32, bytes([index]) * 32, digest)
@@ -124,7 +124,7 @@ def test_an_injected_agreement_function_groups_close_outputs() -> None:
     def close(a: bytes, b: bytes) -> bool:  # a toy tolerant comparator: first byte within 1
         return abs(a[0] - b[0]) <= 1
 
-    q = ShardQuorum(replicas=3, max_replicas=5, agree=close)
+    q = ShardQuorum(replicas=3, max_replicas=5, agree=close, settle_disputes=False)
     q.place(3)
     q.record_vote(node(1), owner(1), bytes([10]) * 4)
     q.record_vote(node(2), owner(2), bytes([11]) * 4)
@@ -137,3 +137,32 @@ def test_an_injected_agreement_function_groups_close_outputs() -> None:
     assert decision.status is QuorumStatus.ACCEPTED
     assert set(decision.agreeing) == {node(1), node(2), node(4)}
     assert decision.dissenting == (node(3),) and decision.disputed
+
+
+def test_a_dispute_waits_for_every_vote_then_goes_to_the_submitter() -> None:
+    q = ShardQuorum(replicas=3, max_replicas=9)
+    q.place(3)
+    q.record_vote(node(1), owner(1), H1)
+    q.record_vote(node(2), owner(2), H2)
+    assert q.decide().status is QuorumStatus.PENDING  # node 3 still computes: judge it too
+    q.record_vote(node(3), owner(3), H1)
+    decision = q.decide()
+    assert decision.status is QuorumStatus.DISPUTED and decision.replicas_to_add == 0
+
+
+def test_a_settled_dispute_never_accepts_a_late_majority() -> None:
+    # Escalation would accept H2 here (3 of 5); settling leaves it to the submitter.
+    q = ShardQuorum(replicas=3, max_replicas=5)
+    q.place(5)
+    for n, digest in enumerate((H1, H2, H2, H2, H1), start=1):
+        q.record_vote(node(n), owner(n), digest)
+    assert q.decide().status is QuorumStatus.DISPUTED
+
+
+def test_a_lost_replica_in_a_dispute_is_not_waited_for() -> None:
+    q = ShardQuorum(replicas=3, max_replicas=9)
+    q.place(3)
+    q.record_vote(node(1), owner(1), H1)
+    q.record_vote(node(2), owner(2), H2)
+    q.record_loss()
+    assert q.decide().status is QuorumStatus.DISPUTED

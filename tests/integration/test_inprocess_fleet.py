@@ -79,7 +79,7 @@ def test_a_lying_node_is_outvoted_and_named(tmp_path: Path, mobilenet_int8: byte
         for record in result.records:
             assert record.output is not None
             assert liar.identity.public_key not in record.agreeing
-        # With 3 nodes and k=2, every shard the liar joined escalated and named it.
+        # With 3 nodes and k=2, every shard the liar joined was disputed, settled and named it.
         joined = [
             r
             for r in result.records

@@ -83,6 +83,16 @@ def test_a_two_replica_quorum_lets_colluders_through_at_high_f() -> None:
     assert report.wrong_accepted > 0  # f**2 = 0.16: the simulator does not hide it
 
 
+def test_settling_disputes_locally_keeps_colluders_out_where_escalation_lets_them_in() -> None:
+    # Escalation accepts the first group of k among up to max_replicas votes, so
+    # colluders win more often than f**k; a local run settles every dispute.
+    changes = {"byzantine": 0.4, "replicas": 3, "max_replicas": 6, "shards": 400}
+    escalated = run_simulation(small_config(on_dispute="escalate", **changes))
+    settled = run_simulation(small_config(on_dispute="recompute", **changes))
+    assert settled.recomputed == settled.disputed > 0
+    assert escalated.wrong_accepted > 2 * settled.wrong_accepted
+
+
 def test_the_counts_add_up() -> None:
     sim = Simulation(small_config(policy="adaptive", behaviour="mixed", byzantine=0.2, churn=0.3))
     report = sim.run()

@@ -45,8 +45,11 @@ def test_colluding_liars_are_outvoted_and_identified(tmp_path: Path, mobilenet_i
             if hashlib.sha256(out).digest() != expected[i]
         ]
         assert wrong == []  # zero wrong shards accepted
+        settled = set(result.outcome.recomputed)
         for record in result.records:
-            assert len(record.agreeing) >= 6 and not liar_keys & set(record.agreeing)
+            assert not liar_keys & set(record.agreeing)
+            if record.shard.index not in settled:
+                assert len(record.agreeing) >= 6  # a unanimous vote of k = 6
         # every liar that took part was caught, and nobody honest was
         voted = {
             rep.node_key for r in result.records for rep in r.replicas if rep.commit is not None
@@ -57,8 +60,8 @@ def test_colluding_liars_are_outvoted_and_identified(tmp_path: Path, mobilenet_i
             assert (standing.invalid_total >= 1) == (key in liar_keys & voted)
         print(
             f"\nbyzantine: 3 shards, 10 nodes, 2 colluding liars; wrong accepted: {len(wrong)}; "
-            f"caught: {len(result.outcome.caught)}; replica runs: "
-            f"{sum(1 for r in result.records for rep in r.replicas if rep.commit)}"
+            f"caught: {len(result.outcome.caught)}; settled locally: {len(settled)}; "
+            f"replica runs: {sum(1 for r in result.records for rep in r.replicas if rep.commit)}"
         )
 
     trio.run(main)
