@@ -65,7 +65,7 @@ class Tally:
     disputed: int = 0  # shards whose replicas disagreed
     unchecked: int = 0  # shards accepted from one trusted node
     redone: int = 0  # unchecked results redone because their node was caught
-    recomputed: int = 0  # escalation cap reached: settled by the submitter
+    recomputed: int = 0  # disputes (or an escalation cap) settled by the submitter
     canaries: int = 0
     placement_waits: int = 0  # placements that found too few eligible nodes and waited
     caught: Counter[int] = field(default_factory=Counter)  # vehicle index -> times caught

@@ -76,6 +76,7 @@ class ShardRecord:
     dissenting: tuple[bytes, ...] = ()
     output: bytes | None = None
     checked: bool = True  # False: accepted from one trusted node without a second opinion
+    settled_locally: bool = False  # a dispute (or the cap) settled by the submitter's own run
     started_at: float = field(default_factory=time.monotonic)
     verified_at: float | None = None
 

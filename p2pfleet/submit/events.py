@@ -20,7 +20,7 @@ class EventKind(StrEnum):
     REVEALED = "revealed"  # tolerant tier: a replica revealed its output (its vote)
     LOST = "lost"  # a replica was rejected, abandoned, reset, timed out or dropped
     REASSIGNED = "reassigned"  # a replacement replica was placed after a loss
-    DISPUTED = "disputed"  # replicas disagreed: escalating
+    DISPUTED = "disputed"  # replicas disagreed: settling locally (or escalating)
     VERIFIED = "verified"  # a shard's output was accepted (checked or trusted)
     CANARY = "canary"  # a hidden canary was judged
     CAUGHT = "caught"  # a node returned a wrong answer

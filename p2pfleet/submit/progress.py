@@ -82,6 +82,11 @@ def render_report(
             f"canaries: {report['canaries_passed']}/{report['canaries']} passed; "
             f"accepted unchecked from trusted nodes: {len(report['shards_unchecked'])} shard(s)"
         )
+    if report.get("shards_recomputed_locally"):
+        console.print(
+            f"settled by this machine's own run (replicas disagreed): "
+            f"{len(report['shards_recomputed_locally'])} shard(s)"
+        )
     if report.get("shards_resumed"):
         console.print(f"{report['shards_resumed']} shard(s) were already done in the journal")
     console.print(

@@ -239,6 +239,7 @@ class JobRunner:
         record.agreeing = tuple(node for node, ok in agrees.items() if ok)
         record.dissenting = tuple(node for node, ok in agrees.items() if not ok)
         record.accepted_hash, record.output = digest, output
+        record.settled_locally = True
         record.verified_at = time.monotonic()
         self.outcome.records.append(record)
         self.outcome.recomputed.append(shard.index)

@@ -61,3 +61,13 @@ def test_example_job_parses_and_bad_job_is_refused(tmp_path: Path) -> None:
     bad.write_text("[verification]\nreplicas = 9\nmax_replicas = 3\n")
     with pytest.raises(JobSpecError, match="replicas"):
         load_job_spec(bad)
+
+
+def test_on_dispute_is_recompute_by_default_and_checked(tmp_path: Path) -> None:
+    assert load_job_spec(EXAMPLES / "job.toml").on_dispute == "recompute"
+    job = tmp_path / "job.toml"
+    job.write_text('[verification]\non_dispute = "escalate"\n')
+    assert load_job_spec(job).on_dispute == "escalate"
+    job.write_text('[verification]\non_dispute = "vote-again"\n')
+    with pytest.raises(JobSpecError, match="on_dispute 'vote-again' is unknown"):
+        load_job_spec(job)

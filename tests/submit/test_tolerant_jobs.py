@@ -89,7 +89,7 @@ def test_minilm_job_verifies_honest_noise_and_catches_a_tolerant_liar(
         assert set(result.outcome.caught) == {liar_key}
         for record in result.records:
             assert liar_key not in record.agreeing
-            assert len(record.agreeing) >= 3
+            assert len(record.agreeing) >= 3 or record.settled_locally
         assert "revealed" in events.kinds() and "caught" in events.kinds()
 
     trio.run(main)
@@ -163,8 +163,13 @@ def test_without_a_tolerant_quorum_the_submitter_recomputes_and_names_the_liars(
         assert sorted(result.outcome.recomputed) == [s.index for s in result.plan.real_shards]
         assert_accepted_outputs_are_honest(minilm_model, result, "embeddings")
         liar_keys = {liar.identity.public_key for liar in liars}
-        assert set(result.outcome.caught) == liar_keys
-        for record in result.records:
-            assert set(record.agreeing) == {honest.identity.public_key}
+        voted = {rep.node_key for r in result.records for rep in r.replicas if rep.output}
+        assert set(result.outcome.caught) == liar_keys & voted and liar_keys & voted
+        for record in result.records:  # settled without the honest node if two liars drew it
+            assert record.settled_locally
+            assert set(record.agreeing) <= {honest.identity.public_key}
+            assert set(record.dissenting) == liar_keys & {
+                rep.node_key for rep in record.replicas if rep.output
+            }
 
     trio.run(main)
