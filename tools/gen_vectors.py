@@ -25,7 +25,7 @@ from typing import Any
 
 import msgpack
 import vectors_advert  # tools/ is on sys.path when this runs as a script
-from vector_checks import expect_error, jsonish
+from vector_checks import expect_error, header, jsonish, raw
 
 from p2pfleet.core import codec
 from p2pfleet.core.envelope import HEADER_SIZE, Domain, open_envelope, seal, signing_input
@@ -61,21 +61,6 @@ LIMIT_SETS: dict[str, DecodeLimits] = {
 
 
 # -- helpers -------------------------------------------------------------------
-
-
-def raw(value: Any, **options: Any) -> bytes:
-    """msgpack bytes exactly as given (no canonicalisation): for invalid cases."""
-    packed: bytes = msgpack.packb(value, use_bin_type=True, **options)
-    return packed
-
-
-def header(title: str, spec: str) -> dict[str, Any]:
-    return {
-        "title": title,
-        "spec": spec,
-        "generated_by": "tools/gen_vectors.py",
-        "bytes_encoding": 'byte strings in decoded values are {"$bytes": "<hex>"}',
-    }
 
 
 def limits_json(limits: DecodeLimits) -> dict[str, int]:

@@ -1,11 +1,31 @@
-"""Helpers shared by the vector generators: JSON-friendly values and the invalid-case self-check."""
+"""Helpers shared by the vector generators: JSON-friendly values, raw msgpack, file
+headers and the invalid-case self-check."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+import msgpack
+
 from p2pfleet.core.errors import P2pFleetError
+
+
+def raw(value: Any, **options: Any) -> bytes:
+    """msgpack bytes exactly as given (no canonicalisation): for invalid cases."""
+    packed: bytes = msgpack.packb(value, use_bin_type=True, **options)
+    return packed
+
+
+def header(title: str, spec: str, module: str | None = None) -> dict[str, Any]:
+    """The common head of a vector file; `module` names the generator module under tools/."""
+    generated_by = "tools/gen_vectors.py" + (f" (tools/{module})" if module else "")
+    return {
+        "title": title,
+        "spec": spec,
+        "generated_by": generated_by,
+        "bytes_encoding": 'byte strings in decoded values are {"$bytes": "<hex>"}',
+    }
 
 
 def jsonish(value: Any) -> Any:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgpack
-from vector_checks import expect_error, jsonish  # tools/ is on sys.path when run as a script
+from vector_checks import expect_error, header, jsonish, raw  # tools/ is on sys.path
 
 from p2pfleet.core import codec
 from p2pfleet.core.compress import decompress
@@ -58,27 +58,14 @@ SHARD_INPUT_ZSTD = bytes.fromhex("28b52ffd2040bd000080000102030405060708090a0b0c
 SHARD_OUTPUT = b"\x07" * 32 + b"\x01\x02\x03\x04"  # 36 bytes of canonical output
 SHARD_OUTPUT_ZSTD = bytes.fromhex("28b52ffd202465000030070701020304010022c002")
 
+MODULE = "vectors_manifest.py"
+
 
 def check_fixed_inputs() -> None:
     if decompress(SHARD_INPUT_ZSTD, max_output=1024) != SHARD_INPUT:
         raise SystemExit("SHARD_INPUT_ZSTD does not decompress to SHARD_INPUT")
     if decompress(SHARD_OUTPUT_ZSTD, max_output=1024) != SHARD_OUTPUT:
         raise SystemExit("SHARD_OUTPUT_ZSTD does not decompress to SHARD_OUTPUT")
-
-
-def raw(value: Any, **options: Any) -> bytes:
-    """msgpack bytes exactly as given (no canonicalisation): for invalid cases."""
-    packed: bytes = msgpack.packb(value, use_bin_type=True, **options)
-    return packed
-
-
-def header(title: str, spec: str) -> dict[str, Any]:
-    return {
-        "title": title,
-        "spec": spec,
-        "generated_by": "tools/gen_vectors.py (tools/vectors_manifest.py)",
-        "bytes_encoding": 'byte strings in decoded values are {"$bytes": "<hex>"}',
-    }
 
 
 # -- manifests -------------------------------------------------------------------
@@ -226,7 +213,7 @@ def manifest_vectors() -> dict[str, Any]:
     for name, wire, error, why in invalid_cases:
         expect_error(lambda w=wire: verify_manifest(w), error, name)  # type: ignore[misc]
         invalid.append({"name": name, "wire": wire.hex(), "error": error, "why": why})
-    return {**header("task manifest", "manifest.md"), "valid": valid, "invalid": invalid}
+    return {**header("task manifest", "manifest.md", MODULE), "valid": valid, "invalid": invalid}
 
 
 # -- task stream -------------------------------------------------------------------
@@ -381,7 +368,7 @@ def task_vectors() -> dict[str, Any]:
         for (state, message, role), next_state in _TRANSITIONS.items()
     ]
     return {
-        **header("task stream /p2pfleet/task/0.1.0", "task.md"),
+        **header("task stream /p2pfleet/task/0.1.0", "task.md", MODULE),
         "reject_reasons": [reason.value for reason in RejectReason],
         "transitions": transitions,
         "valid": valid,
