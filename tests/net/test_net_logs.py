@@ -37,6 +37,8 @@ def test_expected_libp2p_errors_are_demoted() -> None:
         noisy = logging.getLogger("libp2p.host.basic_host")
         noisy.error("Failed to open stream to peer X:\n  Error: handshake read failed")
         noisy.error("something else went wrong")
+        dht = logging.getLogger("libp2p.kad_dht.kad_dht")
+        dht.warning("FIND_NODE key is not a valid PeerId (52 bytes), ignoring")
     finally:
         logging.getLogger().removeHandler(collector)
     assert [r.getMessage() for r in seen] == ["something else went wrong"]
