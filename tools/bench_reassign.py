@@ -15,6 +15,7 @@ that then leaves, and prints the time from the trigger to the submitter's
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import sys
 import tempfile
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from p2pfleet.core.advert import VehicleState, sign_advert
 from p2pfleet.core.protocol_ids import advert_topic
 from p2pfleet.inference.runtime import build_mobilenet_v2_int8
+from p2pfleet.net.logs import configure_logging
 from p2pfleet.node.daemon import Node
 from p2pfleet.submit.client import open_client
 from p2pfleet.submit.events import EventKind, JobEvent
@@ -129,4 +131,5 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--paths", nargs="+", default=["abandon", "reset", "advert"])
     args = parser.parse_args()
+    configure_logging(logging.WARNING)  # py-libp2p's expected errors stay out of the figures
     trio.run(main, args.rounds, args.paths)
