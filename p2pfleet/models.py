@@ -31,24 +31,34 @@ class BuiltinModel:
     build: Callable[[], bytes]
 
 
-_CATALOG_ROWS: tuple[tuple[str, str, str, str, str, Callable[[], bytes]], ...] = (
-    # name, tier, task, comparator, license, builder
-    (MODEL_NAME, "exact", "classify-image", "exact", MOBILENET_LICENSE, build_mobilenet_v2_int8),
-    (
-        FLOAT_MODEL_NAME,
-        "tolerant",
-        "classify-image",
-        "classification",
-        MOBILENET_LICENSE,
-        build_mobilenet_v2_float,
-    ),
-    (MINILM_NAME, "tolerant", "embed-text", "embeddings", MINILM_LICENSE, build_minilm),
-)
 CATALOG: dict[str, BuiltinModel] = {
-    name: BuiltinModel(
-        name=name, tier=tier, task=task, comparator=comparator, license=license_, build=build
+    model.name: model
+    for model in (
+        BuiltinModel(
+            name=MODEL_NAME,
+            tier="exact",
+            task="classify-image",
+            comparator="exact",
+            license=MOBILENET_LICENSE,
+            build=build_mobilenet_v2_int8,
+        ),
+        BuiltinModel(
+            name=FLOAT_MODEL_NAME,
+            tier="tolerant",
+            task="classify-image",
+            comparator="classification",
+            license=MOBILENET_LICENSE,
+            build=build_mobilenet_v2_float,
+        ),
+        BuiltinModel(
+            name=MINILM_NAME,
+            tier="tolerant",
+            task="embed-text",
+            comparator="embeddings",
+            license=MINILM_LICENSE,
+            build=build_minilm,
+        ),
     )
-    for name, tier, task, comparator, license_, build in _CATALOG_ROWS
 }
 BUILTIN_MODELS: dict[str, Callable[[], bytes]] = {n: m.build for n, m in CATALOG.items()}
 

@@ -46,18 +46,14 @@ def _runner(mode: str, model_dir: Path, threads: int) -> tuple[Callable[[Any], A
 
     settings = replace(pinned_settings(), intra_op_threads=threads)
     images = np.concatenate([sample_batch(), np.stack([v for _, v in photo_variants()])])
-    if mode == "int8":
+    if mode in ("int8", "int8-ref"):
         from p2pfleet.inference.runtime import load_model
 
-        model = load_model((model_dir / "int8.model").read_bytes())
-        if not model.fast_kernels:
+        reference = mode == "int8-ref"
+        model = load_model((model_dir / "int8.model").read_bytes(), reference_kernels=reference)
+        if not reference and not model.fast_kernels:
             print("note: the exact model fell back to the int64 kernels", file=sys.stderr)
         return model.run, images
-    if mode == "int8-ref":
-        from p2pfleet.inference.runtime import load_model
-
-        reference = load_model((model_dir / "int8.model").read_bytes(), reference_kernels=True)
-        return reference.run, images
     if mode == "float-numpy":
         from p2pfleet.inference.mobilenet_v2 import float_forward, fold_state_dict
         from p2pfleet.inference.torch_legacy import load_mobilenet_v2_state

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-F32_EXACT = 1 << 24  # float32 represents every integer of magnitude <= 2^24
+from p2pfleet.inference.int8_kernels import FLOAT32_EXACT_LIMIT
+
 F64_EXACT = 1 << 53  # float64: <= 2^53
 
 ValueRange = tuple[int, int]  # inclusive integer range of a tensor's values
@@ -39,7 +40,7 @@ def gemm_carrier(
     """
     column_sums = np.abs(weight.astype(np.int64)).reshape(-1, weight.shape[-1]).sum(axis=0)
     worst = max_abs(inputs) * int(column_sums.max(initial=0))
-    if worst < F32_EXACT:
+    if worst < FLOAT32_EXACT_LIMIT:
         return np.float32
     if worst < F64_EXACT:
         return np.float64

@@ -39,10 +39,10 @@ from p2pfleet.inference.exact_bounds import (
     max_abs,
 )
 from p2pfleet.inference.geometry import im2col_3x3, out_size, pad_hw, taps_3x3, windows_3x3
+from p2pfleet.inference.int8_kernels import BLOCK_ELEMENTS  # L2-sized blocks, as there
 from p2pfleet.inference.qmodel import QuantAdd, QuantConv, QuantMobileNetV2, QuantPool
 
 F32Array = npt.NDArray[np.float32]
-BLOCK_ELEMENTS = 1 << 15  # outputs per block: float64 work of 256 KiB stays in L2
 EINSUM_MIN_CHANNELS = 64  # depthwise: einsum from here, shifted views below
 GEMM_BLOCK_ELEMENTS = 1 << 20  # outputs per BLAS call
 FUSED_MAX_K = 32  # pointwise: one float64 GEMM does the requantisation up to this K
@@ -182,24 +182,23 @@ def conv_forward(
     The result goes to scratch's buffer for role (which must not hold y), if given."""
     make = partial((scratch or Scratch()).take, role)
     if layer.kind == "dw":
-        return _depthwise(layer, y, _padded_output(make, y.shape, layer, y.shape[-1]))
+        return _depthwise(layer, y, _padded_output(make, y.shape, layer))
     if layer.kind == "stem":
         y = im2col_3x3(y, layer.stride)
-    return _gemm_requant(layer, y, _padded_output(make, y.shape, layer, 0))
+    return _gemm_requant(layer, y, _padded_output(make, y.shape, layer))
 
 
 def _padded_output(
     make: Callable[[tuple[int, ...]], F32Array],
     in_shape: tuple[int, ...],
     layer: FastConv,
-    channels: int,
 ) -> F32Array:
     """The NHWC output buffer of layer for input in_shape; with layer.pad_out, one pixel
     larger all round with the border set to it."""
     n, h, w = in_shape[:3]
     if layer.kind == "dw":
         h, w = out_size(h - 2, layer.stride), out_size(w - 2, layer.stride)
-    c = channels or layer.weight.shape[-1]
+    c = layer.weight.shape[-1]
     pad = layer.pad_out
     if pad is None:
         return make((n, h, w, c))
@@ -368,8 +367,8 @@ class FastMobileNetV2:
                         convs[index - 1] = linked
                     elif previous is self._stem:  # b1.dw directly follows the stem
                         self._stem = linked
-                    else:
-                        raise NotExact("a depthwise conv must follow a convolution")
+                    else:  # qmodel's fixed layout: a structural bug, not a bound
+                        raise ValueError("a depthwise conv must follow a convolution")
                 previous = layer
 
     def quantise_input(self, images: npt.NDArray[np.uint8]) -> F32Array:

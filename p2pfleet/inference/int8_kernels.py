@@ -18,7 +18,7 @@ from p2pfleet.inference.qmodel import QuantAdd, QuantConv, QuantMobileNetV2, Qua
 
 Int8Array = npt.NDArray[np.int8]
 Int32Array = npt.NDArray[np.int32]
-FLOAT32_EXACT_LIMIT = 1 << 24
+FLOAT32_EXACT_LIMIT = 1 << 24  # float32 represents every integer of magnitude <= 2^24
 MAX_PRODUCT = 128 * 127
 BLOCK_ELEMENTS = 1 << 15  # int64 work block: 256 KiB, fits in L2
 
