@@ -17,7 +17,6 @@ from p2pfleet.core.identity import Identity
 from p2pfleet.core.manifest import verify_manifest
 from p2pfleet.core.scheduler import ShardNeeds, job_share_cap
 from p2pfleet.inference.engine import Runner, load_runner
-from p2pfleet.inference.runtime import model_info
 from p2pfleet.inference.store import ModelStore
 from p2pfleet.keys import load_or_create_key_file
 from p2pfleet.models import ensure_builtin_model
@@ -26,9 +25,10 @@ from p2pfleet.node.config import default_data_dir
 from p2pfleet.peerview import PeerView, now_ms
 from p2pfleet.submit.coordinator import Capacity, ReplicaSink, ShardCoordinator, ShardRecord
 from p2pfleet.submit.events import EventSink, JobEvent
+from p2pfleet.submit.inputs import load_inputs
 from p2pfleet.submit.job import JobSpec
 from p2pfleet.submit.journal import Journal, JournalShard, ShardStatus
-from p2pfleet.submit.planner import JobPlan, ShardPlan, load_inputs, plan_job
+from p2pfleet.submit.planner import JobPlan, ShardPlan, plan_job
 from p2pfleet.submit.replica import Replica, ReplicaTimeouts
 from p2pfleet.submit.runner import JobOutcome, JobRunner
 
@@ -116,8 +116,7 @@ class Client:
         model_hash = ensure_builtin_model(self.store, spec.model)
         model_bytes = self.store.get(model_hash)
         model = await trio.to_thread.run_sync(load_runner, model_bytes)
-        task = model_info(model_bytes).task
-        inputs = await trio.to_thread.run_sync(load_inputs, spec.inputs, task)
+        inputs = await trio.to_thread.run_sync(load_inputs, spec.inputs, model.info.task)
         real_shards = -(-len(inputs) // spec.shard_size)
         policy = spec.adaptive_policy()
         canaries = policy.canary_count(real_shards) if policy else 0

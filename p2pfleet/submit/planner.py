@@ -28,10 +28,8 @@ from p2pfleet.core.manifest import (
 from p2pfleet.inference.engine import manifest_runtime
 from p2pfleet.inference.runtime import model_info
 from p2pfleet.submit.canary_inputs import canary_items, item_digests
-from p2pfleet.submit.inputs import NamedInput, encode_inputs, load_inputs
+from p2pfleet.submit.inputs import NamedInput, encode_inputs
 from p2pfleet.submit.job import JobSpec, JobSpecError
-
-__all__ = ["JobPlan", "ShardPlan", "load_inputs", "plan_job"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +80,12 @@ def plan_job(
     batches: list[tuple[tuple[str, ...], bytes, bool]] = []
     for start in range(0, len(inputs), spec.shard_size):
         chunk = inputs[start : start + spec.shard_size]
-        batches.append((tuple(n for n, _ in chunk), _encode(chunk), False))
+        batches.append((tuple(n for n, _ in chunk), encode_inputs(chunk), False))
     real_items = item_digests([item for _, item in inputs]) if canaries else set()
     for _ in range(canaries):
         sources = rng.sample(inputs, min(spec.shard_size, len(inputs)))
         chunk = canary_items(info.task, sources, rng, avoid=real_items)
-        batches.append((tuple(n for n, _ in chunk), _encode(chunk), True))
+        batches.append((tuple(n for n, _ in chunk), encode_inputs(chunk), True))
     if canaries:  # real shards keep their relative order; canaries land anywhere
         slots = sorted(rng.sample(range(len(batches)), len(batches) - canaries))
         order: list[int | None] = [None] * len(batches)
@@ -104,7 +102,7 @@ def plan_job(
         created_at_ms=now_ms,
         deadline_ms=now_ms + int(spec.deadline_s * 1000),
         task=info.task,
-        model=hashlib.sha256(model_bytes).digest(),
+        model=bytes.fromhex(info.model_hash),
         runtime=runtime,
         runtime_settings=settings,
         shards=tuple(ShardSpec(input_hash=s.input_hash, items=len(s.names)) for s in shards),
@@ -121,7 +119,3 @@ def plan_job(
             f"its tier implies {manifest.comparator!r}; rebuild the model with matching metadata"
         )
     return JobPlan(sign_manifest(identity, manifest), shards)
-
-
-def _encode(chunk: Sequence[NamedInput]) -> bytes:
-    return encode_inputs(chunk)
