@@ -175,13 +175,15 @@ class LoadedModel:
         """(label, probability) per row; softmax of dequantised logits, for display only."""
         if outputs.ndim != 2 or outputs.shape[1] != NUM_CLASSES:
             raise ModelInputError(f"outputs are {list(outputs.shape)}; expected [N,1000]")
-        probs = softmax(outputs.astype(np.float64) * self._logit_scale)
-        labels = imagenet_labels()
-        result = []
-        for row in probs:
-            order = np.argsort(-row, kind="stable")[:k]
-            result.append([(labels[i], float(row[i])) for i in order])
-        return result
+        return top_k_labels(softmax(outputs.astype(np.float64) * self._logit_scale), k)
+
+
+def top_k_labels(probs: npt.NDArray[np.float64], k: int) -> list[list[tuple[str, float]]]:
+    """The k most likely ImageNet labels and their probabilities, per row of `probs`."""
+    labels = imagenet_labels()
+    return [
+        [(labels[i], float(row[i])) for i in np.argsort(-row, kind="stable")[:k]] for row in probs
+    ]
 
 
 def load_model(model_bytes: bytes, reference_kernels: bool = False) -> LoadedModel:

@@ -20,7 +20,6 @@ from typing import Any
 import trio
 
 from p2pfleet.core.advert import Advert, VehicleState, sign_advert
-from p2pfleet.core.energy import local_day_start
 from p2pfleet.core.identity import Identity
 from p2pfleet.core.policy import PolicyMemory, VehicleFacts, decide, stops_running_work
 from p2pfleet.core.protocol_ids import TASK_PROTOCOL, advert_topic
@@ -108,15 +107,10 @@ class Node:
         self.store = store
         self.peers = PeerView(host)
         self.tasks = TaskServer(
-            identity,
-            executor,
-            ledger,
-            self.policy_refusal,
-            config,
-            on_cellular=lambda: self.vehicle.status.link is Link.CELLULAR,
+            identity, executor, ledger, self.policy_refusal, config, on_cellular=self._on_cellular
         )
         self._zone = zoneinfo.ZoneInfo(config.policy.timezone)
-        meter = DataMeter(ledger, config.policy, lambda: vehicle.status.link is Link.CELLULAR)
+        meter = DataMeter(ledger, config.policy, self._on_cellular)
         self.models = ModelService(store, host, fleet_providers(self.peers, host), meter=meter)
         self.tasks.fetch_missing_model = self.models.ensure
         self.tasks.runtime_refusal = self.models.runtime_refusal
@@ -133,11 +127,11 @@ class Node:
     def peer_id(self) -> str:
         return self.host.peer_id
 
+    def _on_cellular(self) -> bool:
+        return self.vehicle.status.link is Link.CELLULAR
+
     def _today(self) -> DaySummary:
-        now = time.time()
-        offset = datetime.fromtimestamp(now, self._zone).utcoffset()
-        start = local_day_start(now, offset.total_seconds() if offset else 0.0)
-        return self.ledger.today(start)
+        return self.ledger.today_in(self._zone)
 
     def _facts(self) -> VehicleFacts:
         status = self.vehicle.status

@@ -15,9 +15,7 @@ import logging
 import time
 import zoneinfo
 from collections.abc import Callable
-from datetime import datetime
 
-from p2pfleet.core.energy import local_day_start
 from p2pfleet.core.policy import OwnerPolicy, transfer_refusal
 from p2pfleet.node.ledger import EnergyLedger
 
@@ -43,11 +41,6 @@ class DataMeter:
         self._clock = clock
         self.on_cellular = on_cellular
 
-    def _day_start(self) -> float:
-        now = self._clock()
-        offset = datetime.fromtimestamp(now, self._zone).utcoffset()
-        return local_day_start(now, offset.total_seconds() if offset else 0.0)
-
     def refusal(self, nbytes: int) -> str | None:
         """Why `nbytes` of model may not move now (None: it may)."""
         cellular = self.on_cellular()
@@ -56,7 +49,7 @@ class DataMeter:
         return transfer_refusal(
             self._policy,
             on_cellular=cellular,
-            cellular_bytes_today=self._ledger.today(self._day_start()).cellular_bytes,
+            cellular_bytes_today=self._ledger.today_in(self._zone, self._clock()).cellular_bytes,
             transfer_bytes=nbytes,
         )
 

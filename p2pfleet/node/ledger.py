@@ -13,9 +13,10 @@ from __future__ import annotations
 import sqlite3
 import time
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from pathlib import Path
 
-from p2pfleet.core.energy import task_energy_wh
+from p2pfleet.core.energy import local_day_start, task_energy_wh
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -107,6 +108,12 @@ class EnergyLedger:
             ),
         )
         return energy_wh
+
+    def today_in(self, zone: tzinfo, now: float | None = None) -> DaySummary:
+        """Totals since the last local midnight in `zone` (the owner's day)."""
+        now = time.time() if now is None else now
+        offset = datetime.fromtimestamp(now, zone).utcoffset()
+        return self.today(local_day_start(now, offset.total_seconds() if offset else 0.0))
 
     def today(self, day_start: float | None = None) -> DaySummary:
         """Totals since `day_start` (unix s; default: the last UTC midnight)."""

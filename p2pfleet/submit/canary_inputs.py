@@ -24,15 +24,14 @@ import random
 import re
 import unicodedata
 from collections.abc import Callable, Collection, Sequence
-from typing import Any, TypeAlias
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
 from p2pfleet.inference.texts import MAX_TEXT_BYTES
-
-Item: TypeAlias = str | npt.NDArray[np.uint8]  # an image array or a text
+from p2pfleet.submit.inputs import Item
 
 MAX_ATTEMPTS = 16  # variants drawn before a collision is broken by force
 # Image jitter ranges, chosen to keep the picture's label (ImageNet-style augmentation, milder).
@@ -47,16 +46,16 @@ class CanaryInputError(ValueError):
     """No canary variant can be made for these inputs (the message says why)."""
 
 
-def item_bytes(item: str | npt.NDArray[np.uint8]) -> bytes:
+def item_bytes(item: Item) -> bytes:
     """The bytes that identify one input item (UTF-8 text or the raw pixel array)."""
     if isinstance(item, str):
         return item.encode("utf-8")
     return np.ascontiguousarray(item).tobytes()
 
 
-def item_digests(items: Collection[str | npt.NDArray[np.uint8]]) -> set[bytes]:
+def item_digests(items: Collection[Item]) -> set[bytes]:
     """SHA-256 of each item's bytes: what canary variants must avoid."""
-    return {hashlib.sha256(item_bytes(item)).digest() for item in items}
+    return {_digest(item) for item in items}
 
 
 def image_variant(image: npt.NDArray[np.uint8], rng: random.Random) -> npt.NDArray[np.uint8]:
@@ -172,7 +171,7 @@ def canary_items(
     return made
 
 
-def _digest(item: str | npt.NDArray[np.uint8]) -> bytes:
+def _digest(item: Item) -> bytes:
     return hashlib.sha256(item_bytes(item)).digest()
 
 

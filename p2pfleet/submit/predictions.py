@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from p2pfleet.inference.compare import MAX_OUTPUT_BYTES
 from p2pfleet.inference.engine import ExactRunner, Runner
-from p2pfleet.inference.labels import imagenet_labels
+from p2pfleet.inference.mobilenet_v2 import softmax
+from p2pfleet.inference.runtime import top_k_labels
 from p2pfleet.inference.tensors import decode_tensor
 from p2pfleet.submit.client import JobResult
-
-MAX_OUTPUT_BYTES = 1 << 26
 
 
 def named_outputs(result: JobResult) -> list[tuple[str, int, npt.NDArray[Any]]]:
@@ -49,12 +49,7 @@ def classification_rows(
     if isinstance(model, ExactRunner):
         ranked = model.model.top_k(logits, top)
     else:
-        labels = imagenet_labels()
-        shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
-        probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-        ranked = [
-            [(labels[i], float(p[i])) for i in np.argsort(-p, kind="stable")[:top]] for p in probs
-        ]
+        ranked = top_k_labels(softmax(logits), top)
     return [
         {"input": name, "shard": position, "top": [{"label": lb, "p": round(p, 4)} for lb, p in r]}
         for (name, position, _), r in zip(rows, ranked, strict=True)

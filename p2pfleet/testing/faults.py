@@ -12,6 +12,7 @@ import random
 import numpy as np
 import trio
 
+from p2pfleet.inference.compare import MAX_OUTPUT_BYTES
 from p2pfleet.inference.tensors import decode_tensor, encode_tensor
 from p2pfleet.node.executor import ShardExecutor
 
@@ -34,7 +35,9 @@ class WrongOutputExecutor:
         return self._honest.supports(model_hash, runtime)
 
     async def run(self, model_hash: bytes, input_bytes: bytes) -> bytes:
-        output = decode_tensor(await self._honest.run(model_hash, input_bytes), max_bytes=1 << 26)
+        output = decode_tensor(
+            await self._honest.run(model_hash, input_bytes), max_bytes=MAX_OUTPUT_BYTES
+        )
         return encode_tensor(np.ascontiguousarray(np.roll(output, 7, axis=-1)))
 
 
@@ -60,7 +63,9 @@ class PerturbedOutputExecutor:
         return self._honest.supports(model_hash, runtime)
 
     async def run(self, model_hash: bytes, input_bytes: bytes) -> bytes:
-        output = decode_tensor(await self._honest.run(model_hash, input_bytes), max_bytes=1 << 26)
+        output = decode_tensor(
+            await self._honest.run(model_hash, input_bytes), max_bytes=MAX_OUTPUT_BYTES
+        )
         rng = (
             np.random.default_rng(int.from_bytes(hashlib.sha256(input_bytes).digest()[:8], "big"))
             if self._seed_by_input
