@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Collection, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from p2pfleet.core.advert import SignedAdvert, VehicleState
 from p2pfleet.core.region_cert import RegionCertError, check_region_cert
 
 DEPARTURE_MARGIN_MS = 60_000
+# A node whose replica was lost without a vote (busy, reset, timed out) may take
+# the shard once more: on a small fleet a transient failure must not use it up.
+MAX_TRIES_PER_NODE = 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,6 +89,21 @@ def ineligibility(signed: SignedAdvert, needs: ShardNeeds, now_ms: int) -> str |
     ):
         return "leaves before the shard can finish"
     return None
+
+
+def shard_exclusions(
+    attempts: Iterable[tuple[bytes, bytes, bool]],
+) -> tuple[set[bytes], set[bytes]]:
+    """Nodes and owners a shard may not be placed on again, from its (node, owner, lost) attempts.
+
+    Excluded: every node that voted or still computes, and its owner; and
+    nodes whose losses used up MAX_TRIES_PER_NODE.
+    """
+    attempts = list(attempts)
+    tries = Counter(node for node, _, _ in attempts)
+    nodes = {node for node, _, lost in attempts if not lost or tries[node] >= MAX_TRIES_PER_NODE}
+    owners = {owner for _, owner, lost in attempts if not lost}
+    return nodes, owners
 
 
 def choose_replicas(

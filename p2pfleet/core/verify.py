@@ -42,6 +42,17 @@ def replicas_for_bound(byzantine_fraction: float, bound: float) -> int:
     return max(1, math.ceil(math.log(bound) / math.log(byzantine_fraction) - 1e-9))
 
 
+def judge_votes(
+    votes: dict[bytes, bytes], reference: bytes, agree: Agreement
+) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    """(agreeing, dissenting) voters against the submitter's own `reference` result."""
+    verdicts = {node: agree(vote, reference) for node, vote in votes.items()}
+    return (
+        tuple(node for node, ok in verdicts.items() if ok),
+        tuple(node for node, ok in verdicts.items() if not ok),
+    )
+
+
 class QuorumStatus(StrEnum):
     PENDING = "pending"  # waiting for outstanding replicas
     NEED_MORE = "need-more"  # losses (or, escalating, a disagreement): add replicas

@@ -79,7 +79,7 @@ class SimReport:
             f"replica runs     {self.replica_runs} (overhead {self.overhead_pct:.1f}%; "
             f"canaries {self.canaries}, unchecked {self.unchecked}, redone {self.redone})",
             f"reassignments    {self.reassignments} (abandoned by departures {self.abandoned}, "
-            f"dropped {self.dropped}, refused {sum(self.refusals.values())})",
+            f"dropped {self.dropped}, refused {refused})",
             f"job completion   median {minutes(self.job_minutes_median)}, "
             f"p95 {minutes(self.job_minutes_p95)}",
             f"energy           {self.energy_wh_per_vehicle:.1f} Wh per vehicle "

@@ -21,16 +21,22 @@ from collections.abc import Callable
 
 from p2pfleet.core.energy import task_energy_wh
 from p2pfleet.core.reputation import AdaptivePolicy, NodeStanding
-from p2pfleet.core.scheduler import choose_replicas
-from p2pfleet.core.verify import QuorumDecision, QuorumStatus, ShardQuorum
+from p2pfleet.core.scheduler import choose_replicas, shard_exclusions
+from p2pfleet.core.verify import (
+    QuorumDecision,
+    QuorumStatus,
+    ShardQuorum,
+    exact_agreement,
+    judge_votes,
+)
 from p2pfleet.sim.byzantine import answer, right_answer, skips_work
 from p2pfleet.sim.clock import EventQueue
 from p2pfleet.sim.config import SimConfig
 from p2pfleet.sim.dynamics import FleetDynamics
 from p2pfleet.sim.fleet import SimVehicle
 from p2pfleet.sim.work import Run, SimJob, SimShard, Tally
+from p2pfleet.submit.job import CANARY_MAX_REPLICAS
 
-CANARY_MAX_REPLICAS = 4  # as submit.runner: a canary is judged on one commit
 LAZY_RUNTIME_S = 5.0  # a lazy node commits almost at once
 DROP_TIMEOUT_FACTOR = 2.0  # a silent drop is noticed after this many estimated runtimes
 REFERENCE_TIER_W = 100
@@ -47,7 +53,6 @@ class Submitter:
         self.policy: AdaptivePolicy | None = config.adaptive if config.adaptive_on else None
         self.standing: dict[bytes, NodeStanding] = {}  # the journal's peer reputation
         self.tally = Tally()
-        self.jobs: list[SimJob] = []
         self.finished_jobs = 0
         # Observers (tests, tools): every placement, and every run a node admitted.
         self.on_assign: Callable[[SimShard, SimVehicle], None] = lambda shard, vehicle: None
@@ -57,7 +62,6 @@ class Submitter:
     # -- jobs and shards ---------------------------------------------------------------
 
     def submit(self, job: SimJob) -> None:
-        self.jobs.append(job)
         job.outstanding.update(range(job.real_shards + job.canaries))
         self.tally.canaries += job.canaries
         for index in range(job.real_shards + job.canaries):
@@ -127,14 +131,19 @@ class Submitter:
         pool = self.fleet.by_region[regions[0]] if len(regions) == 1 else self.fleet.everywhere
         view = pool.sample(self.config.view_size, self.rng)
         by_key = {vehicle.key: vehicle for vehicle in view}
+        votes = shard.quorum.votes
+        used_nodes, used_owners = shard_exclusions(
+            (run.vehicle.key, run.vehicle.owner, not run.live and run.vehicle.key not in votes)
+            for run in shard.runs
+        )
         chosen = choose_replicas(
             [self.fleet.advert(vehicle) for vehicle in view],
             count,
             needs=job.needs,
             now_ms=int(self.clock.now * 1000),
             rng=self.rng,
-            exclude_nodes={run.vehicle.key for run in shard.runs} | job.banned,
-            exclude_owners={run.vehicle.owner for run in shard.runs},
+            exclude_nodes=used_nodes | job.banned,
+            exclude_owners=used_owners,
             load={vehicle.key: len(vehicle.running) for vehicle in view if vehicle.running},
             max_load=self.config.max_in_flight_per_node,
         )
@@ -271,9 +280,7 @@ class Submitter:
         """A dispute (or no quorum within the cap): the submitter recomputes; dissenters were wrong."""
         self.tally.recomputed += 1
         right = right_answer(shard.job.shard_id(shard.index))
-        votes = shard.quorum.votes
-        agreeing = tuple(node for node, vote in votes.items() if vote == right)
-        dissenting = tuple(node for node, vote in votes.items() if vote != right)
+        agreeing, dissenting = judge_votes(shard.quorum.votes, right, exact_agreement)
         if shard.canary:
             shard.done = True
             shard.job.outstanding.discard(shard.index)

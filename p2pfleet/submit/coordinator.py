@@ -3,8 +3,8 @@
 Theory of operation: place `replicas` copies on random eligible nodes of
 distinct owners; every commit is a vote (core.verify.ShardQuorum). A loss
 (reject, signed abandon, reset stream, timeout, or the node's advert
-expiring or turning to driving) places another copy at once; a node that lost may take the shard once more (placement_exclusions).
-A disagreement waits for the outstanding votes, then the runner settles the
+expiring or turning to driving) places another copy at once; a node that
+lost may take the shard once more (core.scheduler.shard_exclusions). A disagreement waits for the outstanding votes, then the runner settles the
 shard with its own run (or, with settle_disputes off, more replicas are
 placed up to the mode's cap). Commit-then-reveal: nobody uploads an output
 before the quorum is in; then exactly one agreeing replica, chosen at random,
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import trio
 
 from p2pfleet.core.advert import SignedAdvert
-from p2pfleet.core.scheduler import ShardNeeds, choose_replicas, still_working
+from p2pfleet.core.scheduler import ShardNeeds, choose_replicas, shard_exclusions, still_working
 from p2pfleet.core.verify import (
     Agreement,
     QuorumDecision,
@@ -46,25 +46,29 @@ from p2pfleet.submit.reveals import MISMATCHED_REVEAL, TolerantReveals
 ReplicaSink = Callable[[int, Replica], None]  # (shard index, replica with a final vote or loss)
 
 CHURN_POLL_S = 0.2  # advert expiry is a matter of time, not of a new message
-# A node whose replica was lost without a vote (busy, reset, timed out) may take
-# the shard once more: on a small fleet a transient failure must not use it up.
-MAX_TRIES_PER_NODE = 2
-_LOST = frozenset({ReplicaOutcome.REJECTED, ReplicaOutcome.ABANDONED, ReplicaOutcome.FAILED})
+LOST_OUTCOMES = frozenset(
+    {ReplicaOutcome.REJECTED, ReplicaOutcome.ABANDONED, ReplicaOutcome.FAILED}
+)
 
 
 class ShardFailedError(Exception):
     """A shard could not be verified (no agreement within the replica cap, or no nodes).
 
-    `record` holds the replicas run so far; `undecided` means their votes never
-    reached a quorum (the caller may settle the shard by recomputing it).
+    `record` holds the replicas run so far; `votes` (node key -> fingerprint,
+    as the quorum counted them) is set when the votes never reached a quorum:
+    the caller may settle the shard by recomputing it and judging the votes.
     """
 
     def __init__(
-        self, message: str, *, record: ShardRecord | None = None, undecided: bool = False
+        self,
+        message: str,
+        *,
+        record: ShardRecord | None = None,
+        votes: dict[bytes, bytes] | None = None,
     ) -> None:
         super().__init__(message)
         self.record = record
-        self.undecided = undecided
+        self.votes = votes
 
 
 @dataclass(slots=True)
@@ -214,21 +218,21 @@ class ShardCoordinator:
     ) -> QuorumDecision:
         """Count commits (or tolerant reveals) and losses until a quorum accepts.
 
-        A dispute (or, escalating, a cap reached without agreement) raises an
-        undecided ShardFailedError: the runner settles the shard with its own run.
+        A dispute (or, escalating, a cap reached without agreement) raises a
+        ShardFailedError carrying the votes: the runner settles the shard with its own run.
         """
         shard = record.shard
         while (decision := quorum.decide()).status is not QuorumStatus.ACCEPTED:
             if decision.status is QuorumStatus.DISPUTED:
                 raise ShardFailedError(
-                    f"shard {shard.index}: replicas disagree", record=record, undecided=True
+                    f"shard {shard.index}: replicas disagree", record=record, votes=quorum.votes
                 )
             if decision.status is QuorumStatus.FAILED:
                 raise ShardFailedError(
                     f"shard {shard.index}: no {mode.replicas} agreeing replicas "
                     f"within the cap of {mode.max_replicas}",
                     record=record,
-                    undecided=True,
+                    votes=quorum.votes,
                 )
             if decision.status is QuorumStatus.NEED_MORE:
                 await self._place(nursery, record, quorum, mode, decision.replicas_to_add, send)
@@ -371,7 +375,10 @@ class ShardCoordinator:
         deadline_ms = self._plan.manifest.manifest.deadline_ms
         while count > 0:
             live = self._peers.live()
-            used_nodes, used_owners = placement_exclusions(record.replicas)
+            used_nodes, used_owners = shard_exclusions(
+                (r.node_key, r.advert.advert.owner, r.outcome in LOST_OUTCOMES)
+                for r in record.replicas
+            )
             exclude = used_nodes | self.banned
             if mode.admit is not None:
                 exclude |= {s.node_key for s in live if not mode.admit(s)}
@@ -424,19 +431,3 @@ class ShardCoordinator:
 
                         waiters.start_soon(first_of, self._peers.wait_changed)
                         waiters.start_soon(first_of, self._capacity.wait_changed)
-
-
-def placement_exclusions(replicas: list[Replica]) -> tuple[set[bytes], set[bytes]]:
-    """Nodes and owners a shard may not be placed on again.
-
-    Excluded: every node that voted or still computes (and its owner), and
-    nodes that have used up MAX_TRIES_PER_NODE on losses.
-    """
-    tries = Counter(r.node_key for r in replicas)
-    nodes = {
-        r.node_key
-        for r in replicas
-        if r.outcome not in _LOST or tries[r.node_key] >= MAX_TRIES_PER_NODE
-    }
-    owners = {r.advert.advert.owner for r in replicas if r.outcome not in _LOST}
-    return nodes, owners

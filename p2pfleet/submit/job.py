@@ -38,6 +38,7 @@ SAFE_REPLICAS = 6  # f**6 <= 1e-6 at f = 0.1 (core.verify.replicas_for_bound(0.1
 SAFE_MAX_REPLICAS = 9
 ADAPTIVE_REPLICAS = 2
 ADAPTIVE_MAX_REPLICAS = 5
+CANARY_MAX_REPLICAS = 4  # a canary is judged on one commit; spares cover lost nodes
 
 
 class JobSpecError(ValueError):

@@ -26,19 +26,18 @@ import trio
 
 from p2pfleet.core.advert import SignedAdvert
 from p2pfleet.core.reputation import AdaptivePolicy
-from p2pfleet.core.verify import Agreement, exact_agreement
+from p2pfleet.core.verify import Agreement, exact_agreement, judge_votes
 from p2pfleet.inference.compare import comparator_for
 from p2pfleet.inference.engine import Runner
 from p2pfleet.submit.coordinator import ShardCoordinator, ShardFailedError, ShardMode, ShardRecord
 from p2pfleet.submit.events import EventKind, EventSink, job_event
-from p2pfleet.submit.job import JobSpec
+from p2pfleet.submit.job import CANARY_MAX_REPLICAS, JobSpec
 from p2pfleet.submit.journal import Journal, ShardStatus
 from p2pfleet.submit.planner import JobPlan, ShardPlan
 
 log = logging.getLogger("p2pfleet.submit")
 
 MAX_SHARD_ATTEMPTS = 3
-CANARY_MAX_REPLICAS = 4  # a canary is judged on one commit; spares cover lost nodes
 
 
 @dataclass(slots=True)
@@ -144,8 +143,8 @@ class JobRunner:
             try:
                 record = await self.coordinator.run(shard, self._mode(shard, force_check))
             except ShardFailedError as exc:
-                if exc.record is not None and exc.undecided:
-                    await self._settle_locally(shard, exc.record, exc)
+                if exc.record is not None and exc.votes is not None:
+                    await self._settle_locally(shard, exc.record, exc.votes, exc)
                     return
                 if exc.record is None or attempt == MAX_SHARD_ATTEMPTS:
                     raise
@@ -219,25 +218,15 @@ class JobRunner:
         return self.agree(record.output, local)
 
     async def _settle_locally(
-        self, shard: ShardPlan, record: ShardRecord, reason: Exception
+        self, shard: ShardPlan, record: ShardRecord, votes: dict[bytes, bytes], reason: Exception
     ) -> None:
         """A dispute, or no quorum within the cap: recompute here; whoever disagrees was wrong."""
         self._event(EventKind.DISPUTED, shard.index, detail=f"{reason}; recomputing locally")
         output = await trio.to_thread.run_sync(self.model.run_bytes, shard.input_bytes)
         digest = hashlib.sha256(output).digest()
-        if self.tolerant:  # votes are revealed outputs (matching their commit); no reveal: no vote
-            agrees = {
-                r.node_key: r.commit is not None
-                and hashlib.sha256(r.output).digest() == r.commit.output_hash
-                and self.agree(r.output, output)
-                for r in record.replicas
-                if r.output is not None
-            }
-        else:
-            hashes = {r.node_key: r.commit.output_hash for r in record.replicas if r.commit}
-            agrees = {node: vote == digest for node, vote in hashes.items()}
-        record.agreeing = tuple(node for node, ok in agrees.items() if ok)
-        record.dissenting = tuple(node for node, ok in agrees.items() if not ok)
+        # the quorum's votes: output hashes, or on the tolerant tier revealed outputs
+        reference = output if self.tolerant else digest
+        record.agreeing, record.dissenting = judge_votes(votes, reference, self.agree)
         record.accepted_hash, record.output = digest, output
         record.settled_locally = True
         record.verified_at = time.monotonic()

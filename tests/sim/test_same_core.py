@@ -24,6 +24,7 @@ import p2pfleet.sim.engine as engine
 import p2pfleet.sim.fleet as fleet
 import p2pfleet.sim.submitter as submitter
 import p2pfleet.submit.coordinator as coordinator
+import p2pfleet.submit.job as job
 import p2pfleet.submit.runner as runner
 
 
@@ -31,6 +32,7 @@ import p2pfleet.submit.runner as runner
     ("name", "core", "live", "sim"),
     [
         ("choose_replicas", scheduler, coordinator, submitter),
+        ("shard_exclusions", scheduler, coordinator, submitter),
         ("ShardNeeds", scheduler, coordinator, engine),
         ("ShardQuorum", verify, coordinator, submitter),
         ("QuorumStatus", verify, coordinator, submitter),
@@ -39,6 +41,7 @@ import p2pfleet.submit.runner as runner
         ("task_energy_wh", energy, ledger, submitter),
         ("leg_at", mobility, vehicle, dynamics),
         ("departure_in_s", mobility, vehicle, dynamics),
+        ("CANARY_MAX_REPLICAS", job, runner, submitter),  # the canary escalation cap
     ],
 )
 def test_simulator_and_live_code_share_the_core_object(
@@ -46,10 +49,6 @@ def test_simulator_and_live_code_share_the_core_object(
 ) -> None:
     assert getattr(sim, name) is getattr(core, name)
     assert getattr(live, name) is getattr(core, name)
-
-
-def test_canary_escalation_cap_matches_the_runner() -> None:
-    assert submitter.CANARY_MAX_REPLICAS == runner.CANARY_MAX_REPLICAS
 
 
 def test_battery_model_is_the_node_adapters() -> None:
