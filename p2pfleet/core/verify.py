@@ -16,7 +16,7 @@ commit-before-reveal, P(accept wrong) <= f**replicas. The alternative,
 escalation, adds replicas up to `max_replicas` and accepts the first group
 of `replicas`; it needs no local run, but colluders who draw `replicas` of
 the up to `max_replicas` slots win, which costs the bound (k = 6 of 9 at
-f = 10%: about C(9, 6) f**6, near 7e-5, measured by `p2pfleet simulate`).
+f = 10%: of order C(9, 6) f**6, 1e-4 measured by `p2pfleet simulate`).
 """
 
 from __future__ import annotations
